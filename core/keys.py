@@ -1,0 +1,154 @@
+"""Asset keys and the small records that point at them (`AssetIn`, `AssetDep`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowdev.errors import InvalidKeyError
+
+_VALID_PART = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class AssetKey:
+    """The identity of an asset: a path of string parts, written ``"a/b"``.
+
+    ``AssetKey("orders")``, ``AssetKey(["marts", "orders"])`` and
+    ``AssetKey.from_user_string("marts/orders")`` are the same key.
+    """
+
+    path: tuple[str, ...]
+
+    def __init__(self, path: str | Sequence[str]) -> None:
+        parts = (path,) if isinstance(path, str) else tuple(path)
+        if not parts or not all(isinstance(p, str) for p in parts):
+            raise InvalidKeyError(f"an asset key needs one or more string parts, got {path!r}")
+        object.__setattr__(self, "path", parts)
+
+    @classmethod
+    def from_user_string(cls, text: str) -> AssetKey:
+        """Parse the ``"a/b"`` form."""
+        return cls(text.split("/"))
+
+    def to_user_string(self) -> str:
+        """The ``"a/b"`` form used in selections, logs and JSON."""
+        return "/".join(self.path)
+
+    def to_string(self) -> str:
+        """Dagster's JSON-list form, ``'["a", "b"]'``."""
+        return "[" + ", ".join(f'"{p}"' for p in self.path) + "]"
+
+    def with_prefix(self, prefix: str | Sequence[str]) -> AssetKey:
+        """This key below ``prefix``."""
+        parts = (prefix,) if isinstance(prefix, str) else tuple(prefix)
+        return AssetKey(parts + self.path)
+
+    @property
+    def name(self) -> str:
+        """The last part of the path."""
+        return self.path[-1]
+
+    def __str__(self) -> str:
+        return self.to_user_string()
+
+    def __repr__(self) -> str:
+        return f"AssetKey({list(self.path)!r})"
+
+    def __lt__(self, other: AssetKey) -> bool:
+        return self.path < other.path
+
+
+CoercibleToAssetKey = AssetKey | str | Sequence[str]
+
+
+def to_asset_key(value: Any) -> AssetKey:
+    """Turn a key, an ``"a/b"`` string, a list of parts, or anything with a ``.key`` into a key."""
+    if isinstance(value, AssetKey):
+        return value
+    if isinstance(value, str):
+        return AssetKey.from_user_string(value)
+    if isinstance(value, (list, tuple)):
+        return AssetKey(value)
+    key = getattr(value, "key", None)
+    if isinstance(key, AssetKey):
+        return key
+    raise InvalidKeyError(
+        f"cannot use {value!r} as an asset key: pass an AssetKey, an 'a/b' string, "
+        "a list of parts, an asset definition or an AssetSpec"
+    )
+
+
+def validate_key(key: AssetKey, where: str) -> None:
+    """Refuse key parts that could not be selected, stored or shown safely."""
+    for part in key.path:
+        if not _VALID_PART.fullmatch(part) or part in (".", ".."):
+            raise InvalidKeyError(
+                f"invalid asset key {key.to_user_string()!r} ({where}): the part {part!r} "
+                "must be made of letters, digits, '_', '-' or '.' (and not '.' or '..'). "
+                "Rename the asset or use key_prefix= for the path."
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetIn:
+    """Where an asset parameter's value comes from, when it is not named after the upstream."""
+
+    key: AssetKey | None = None
+    key_prefix: tuple[str, ...] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    input_manager_key: str | None = None
+
+    def __init__(
+        self,
+        key: CoercibleToAssetKey | None = None,
+        *,
+        key_prefix: str | Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        input_manager_key: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "key", None if key is None else to_asset_key(key))
+        prefix = (key_prefix,) if isinstance(key_prefix, str) else key_prefix
+        object.__setattr__(self, "key_prefix", None if prefix is None else tuple(prefix))
+        object.__setattr__(self, "metadata", dict(metadata or {}))
+        object.__setattr__(self, "input_manager_key", input_manager_key)
+
+    def resolve(self, param_name: str) -> AssetKey:
+        """The upstream key for a parameter called ``param_name``."""
+        if self.key is not None:
+            return self.key
+        base = AssetKey(param_name)
+        return base.with_prefix(self.key_prefix) if self.key_prefix else base
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class AssetDep:
+    """An ordering dependency on an upstream asset, without loading its value."""
+
+    asset: AssetKey
+
+    def __init__(self, asset: Any, *, partition_mapping: Any = None) -> None:
+        object.__setattr__(self, "asset", to_asset_key(asset))
+
+    @property
+    def asset_key(self) -> AssetKey:
+        """The upstream key."""
+        return self.asset
+
+
+def to_dep_key(value: Any) -> AssetKey:
+    """Resolve one entry of ``deps=``: a definition, spec, key, string, or `AssetDep`."""
+    if isinstance(value, AssetDep):
+        return value.asset
+    keys = getattr(value, "keys", None)
+    if keys is not None and not isinstance(value, Mapping) and not callable(keys):
+        keys = tuple(keys)
+        if len(keys) != 1:
+            raise InvalidKeyError(
+                f"{value!r} produces {len(keys)} assets; name the one to depend on with "
+                "its AssetKey"
+            )
+        return keys[0]
+    return to_asset_key(value)

@@ -98,7 +98,12 @@ class EnvVarError(ConfigError):
 
 
 class ProjectError(FlowdevError):
-    """flowdev cannot find or import a project's `Definitions`."""
+    """flowdev cannot find or import a project's `Definitions`; ``file``/``line`` say where."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
 
 
 class ExecutionError(FlowdevError):

@@ -1,0 +1,235 @@
+"""The `flowdev` command line.
+
+Exit codes: 0 success, 1 a run or check failed, 2 bad usage or a load error. With
+``--json`` stdout holds exactly one JSON document; errors then also go to stdout as
+``{"error": {...}}`` (and, readable, to stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from flowdev import __version__
+from flowdev.definitions import Definitions
+from flowdev.errors import FlowdevError, close_matches, did_you_mean
+from flowdev.project import Project, describe_error, find_project, load_definitions
+
+app = typer.Typer(
+    name="flowdev",
+    help="Asset-first data pipelines with a live terminal dev environment.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+ProjectOption = Annotated[
+    Path, typer.Option("--project", "-p", help="The project directory.", show_default=False)
+]
+ModuleOption = Annotated[
+    str | None, typer.Option("--module", "-m", help="Import the definitions from this module.")
+]
+FileOption = Annotated[
+    str | None, typer.Option("--file", "-f", help="Load the definitions from this Python file.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+SelectOption = Annotated[
+    str | None,
+    typer.Option("--select", "-s", help="An asset selection, e.g. 'group:ingest+' or 'orders*'."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"flowdev {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Asset-first data pipelines with a live terminal dev environment."""
+
+
+def fail(error: FlowdevError, as_json: bool, code: int = 2) -> NoReturn:
+    """Report ``error`` as the CLI contract says and exit with ``code``."""
+    typer.echo(f"error: {error}", err=True)
+    if as_json:
+        typer.echo(json.dumps({"error": describe_error(error)}))
+    raise typer.Exit(code)
+
+
+def load(
+    project_dir: Path, module: str | None, file: str | None, as_json: bool
+) -> tuple[Project, Definitions]:
+    """Find and load the project, or exit 2 with the error."""
+    try:
+        project = find_project(project_dir, module=module, file=file)
+        return project, load_definitions(project)
+    except FlowdevError as error:
+        fail(error, as_json)
+
+
+def _relative_source(project: Project, filename: str, line: int) -> str:
+    path = Path(filename)
+    try:
+        path = path.relative_to(project.root)
+    except ValueError:
+        pass
+    return f"{path}:{line}"
+
+
+def _select(defs: Definitions, query: str | None, as_json: bool) -> list[Any]:
+    if query is None:
+        return list(defs.asset_graph.keys)
+    from flowdev.selection_syntax import select
+
+    try:
+        return defs.asset_graph.toposort(select(defs.asset_graph, query))
+    except FlowdevError as error:
+        fail(error, as_json)
+
+
+@app.command()
+def check(
+    project_dir: ProjectOption = Path("."),
+    module: ModuleOption = None,
+    file: FileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load and validate the definitions; warn about dependencies nothing defines."""
+    started = time.perf_counter()
+    project, defs = load(project_dir, module, file, as_json)
+    elapsed = time.perf_counter() - started
+    graph = defs.asset_graph
+    defined = [k.to_user_string() for k in graph.keys if not graph.node(k).is_external]
+    warnings = []
+    for key in defs.undefined_dependency_keys:
+        users = ", ".join(repr(c.to_user_string()) for c in graph.children(key))
+        name = key.to_user_string()
+        warnings.append(
+            f"{name!r} is a dependency of {users} but nothing defines it, so it is treated as "
+            f"an external asset.{did_you_mean(close_matches(name, defined))}"
+        )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": True,
+                    "assets": len(defined),
+                    "external_assets": len(graph) - len(defined),
+                    "groups": sorted({graph.node(k).group_name for k in graph.keys}),
+                    "jobs": [j.name for j in defs.jobs],
+                    "schedules": [s.name for s in defs.schedules],
+                    "sensors": [s.name for s in defs.sensors],
+                    "asset_checks": [c.check_key.to_user_string() for c in defs.asset_checks],
+                    "warnings": warnings,
+                    "seconds": round(elapsed, 4),
+                }
+            )
+        )
+        return
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    groups = {graph.node(k).group_name for k in graph.keys}
+    parts = [f"{len(defined)} assets in {len(groups)} groups"]
+    for label, items in (
+        ("external", defs.external_specs + defs.undefined_dependency_keys),
+        ("checks", defs.asset_checks),
+        ("jobs", defs.jobs),
+        ("schedules", defs.schedules),
+        ("sensors", defs.sensors),
+    ):
+        if items:
+            parts.append(f"{len(items)} {label}")
+    typer.echo(f"ok: {project.name}: {', '.join(parts)} (loaded in {elapsed:.2f}s)")
+
+
+@app.command()
+def assets(
+    project_dir: ProjectOption = Path("."),
+    module: ModuleOption = None,
+    file: FileOption = None,
+    select: SelectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the assets (in topological order) with their group, kinds, deps and status."""
+    project, defs = load(project_dir, module, file, as_json)
+    rows = [_asset_row(project, defs, key) for key in _select(defs, select, as_json)]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    _print_table(
+        ["KEY", "GROUP", "STATUS", "KINDS", "DEPS", "SOURCE"],
+        [
+            [r["key"], r["group"], r["status"], ",".join(r["kinds"]), ",".join(r["deps"]), r["source"] or ""]
+            for r in rows
+        ],
+    )
+
+
+def _asset_row(project: Project, defs: Definitions, key: Any) -> dict[str, Any]:
+    node = defs.asset_graph.node(key)
+    source = None
+    if not node.is_external:
+        filename, line = defs.get_assets_def(key).source
+        source = _relative_source(project, filename, line)
+    spec = defs.get_spec(key)
+    # Without an instance nothing has been materialized yet.
+    status = "external" if node.is_external else "missing"
+    return {
+        "key": key.to_user_string(),
+        "group": node.group_name,
+        "kinds": sorted(node.kinds),
+        "deps": [p.to_user_string() for p in node.parents],
+        "status": status,
+        "stale_reasons": [],
+        "last_materialized": None,
+        "source": source,
+        "description": spec.description,
+        "owners": list(node.owners),
+        "tags": dict(node.tags),
+        "is_external": node.is_external,
+    }
+
+
+def _print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    for row in [headers, *rows]:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@app.command()
+def graph(
+    project_dir: ProjectOption = Path("."),
+    module: ModuleOption = None,
+    file: FileOption = None,
+    select: SelectOption = None,
+) -> None:
+    """Draw the asset graph (or a selection of it) as text."""
+    from flowdev.graph_text import render_graph
+
+    _project, defs = load(project_dir, module, file, False)
+    keys = _select(defs, select, False)
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    typer.echo(render_graph(defs.asset_graph, keys, width=width))
+
+
+def main() -> None:
+    """The console script's entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""`Definitions`: everything a project defines, validated once when it is built."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flowdev.assets import DEFAULT_GROUP, DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
+from flowdev.checks import AssetChecksDefinition
+from flowdev.errors import (
+    DuplicateKeyError,
+    InvalidDefinitionError,
+    MissingResourceError,
+    SelectionError,
+    close_matches,
+    did_you_mean,
+)
+from flowdev.graph import AssetGraph, AssetNode
+from flowdev.jobs import JobDefinition, UnresolvedAssetJobDefinition
+from flowdev.keys import AssetKey, validate_key
+from flowdev.schedules import ScheduleDefinition, SensorDefinition
+
+# Provided by flowdev when a project does not bind them itself.
+DEFAULT_RESOURCE_KEYS = frozenset({DEFAULT_IO_MANAGER_KEY})
+
+
+def _where(assets_def: AssetsDefinition) -> str:
+    filename, line = assets_def.source
+    return f"{filename}:{line}"
+
+
+class Definitions:
+    """The assets, checks, jobs, schedules, sensors and resources of a project.
+
+    Building one validates it: duplicate keys, cycles, invalid keys, missing resources,
+    and jobs, schedules and sensors that point at nothing all raise a
+    `DefinitionsError` that says what to change. A dependency on a key that nothing
+    defines becomes an external asset, listed in ``undefined_dependency_keys``.
+    """
+
+    def __init__(
+        self,
+        assets: Iterable[Any] | None = None,
+        asset_checks: Iterable[AssetChecksDefinition] | None = None,
+        jobs: Iterable[JobDefinition | UnresolvedAssetJobDefinition] | None = None,
+        schedules: Iterable[ScheduleDefinition] | None = None,
+        sensors: Iterable[SensorDefinition] | None = None,
+        resources: Mapping[str, Any] | None = None,
+        executor: Any = None,
+        loggers: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.assets: tuple[AssetsDefinition, ...] = ()
+        self.external_specs: tuple[AssetSpec, ...] = ()
+        checks = list(asset_checks or ())
+        defined, external = [], []
+        for item in assets or ():
+            if isinstance(item, AssetsDefinition):
+                defined.append(item)
+            elif isinstance(item, AssetSpec):
+                external.append(item)
+            elif isinstance(item, AssetChecksDefinition):
+                checks.append(item)
+            else:
+                raise InvalidDefinitionError(
+                    f"Definitions(assets=...) got {item!r}; pass @asset / @multi_asset "
+                    "definitions or AssetSpecs"
+                )
+        self.assets = tuple(defined)
+        self.external_specs = tuple(external)
+        self.asset_checks: tuple[AssetChecksDefinition, ...] = tuple(checks)
+        self.schedules = tuple(schedules or ())
+        self.sensors = tuple(sensors or ())
+        # As in Dagster, a job that a schedule or sensor targets is part of the project.
+        all_jobs = list(jobs or ())
+        for target in (*self.schedules, *self.sensors):
+            if target.job is not None and all(target.job is not j for j in all_jobs):
+                all_jobs.append(target.job)
+        self.jobs = tuple(all_jobs)
+        self.resources: dict[str, Any] = dict(resources or {})
+        for assets_def in self.assets:
+            for key, resource in assets_def.resource_defs.items():
+                self.resources.setdefault(key, resource)
+        self.metadata = dict(metadata or {})
+        self.undefined_dependency_keys: tuple[AssetKey, ...] = ()
+        self._assets_by_key: dict[AssetKey, AssetsDefinition] = {}
+        self._specs_by_key: dict[AssetKey, AssetSpec] = {}
+        self.asset_graph = self._build_graph()
+        self._validate_resources()
+        self._validate_checks()
+        self._validate_jobs()
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def get_assets_def(self, key: Any) -> AssetsDefinition:
+        """The definition that materializes ``key`` (KeyError for external assets)."""
+        from flowdev.keys import to_asset_key
+
+        return self._assets_by_key[to_asset_key(key)]
+
+    def get_spec(self, key: AssetKey) -> AssetSpec:
+        """The spec of ``key``, defined or external."""
+        return self._specs_by_key[key]
+
+    def is_external(self, key: AssetKey) -> bool:
+        """Whether flowdev never materializes ``key``."""
+        return key not in self._assets_by_key
+
+    def get_job_def(self, name: str) -> JobDefinition | UnresolvedAssetJobDefinition:
+        """The job called ``name``."""
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        raise InvalidDefinitionError(
+            f"no job named {name!r}.{did_you_mean(close_matches(name, [j.name for j in self.jobs]))}"
+        )
+
+    @staticmethod
+    def merge(*defs: Definitions) -> Definitions:
+        """One `Definitions` holding everything in ``defs``."""
+        resources: dict[str, Any] = {}
+        for item in defs:
+            resources.update(item.resources)
+        return Definitions(
+            assets=[a for d in defs for a in (*d.assets, *d.external_specs)],
+            asset_checks=[c for d in defs for c in d.asset_checks],
+            jobs=[j for d in defs for j in d.jobs],
+            schedules=[s for d in defs for s in d.schedules],
+            sensors=[s for d in defs for s in d.sensors],
+            resources=resources,
+        )
+
+    # -- validation ----------------------------------------------------------------------
+
+    def _build_graph(self) -> AssetGraph:
+        nodes: dict[AssetKey, AssetNode] = {}
+        sources: dict[AssetKey, str] = {}
+        for assets_def in self.assets:
+            for spec in assets_def.specs:
+                self._add(nodes, sources, spec, _where(assets_def), external=False)
+                self._assets_by_key[spec.key] = assets_def
+        for spec in self.external_specs:
+            self._add(nodes, sources, spec, f"AssetSpec({spec.key.to_user_string()!r})", True)
+        undefined: dict[AssetKey, None] = {}
+        for node in list(nodes.values()):
+            for parent in node.parents:
+                if parent not in nodes and parent not in undefined:
+                    validate_key(parent, f"a dependency of {node.key.to_user_string()!r}")
+                    undefined[parent] = None
+        for key in undefined:
+            nodes[key] = AssetNode(key=key, group_name=DEFAULT_GROUP, is_external=True)
+            self._specs_by_key[key] = AssetSpec(key)
+        self.undefined_dependency_keys = tuple(sorted(undefined))
+        return AssetGraph(nodes.values())
+
+    def _add(
+        self,
+        nodes: dict[AssetKey, AssetNode],
+        sources: dict[AssetKey, str],
+        spec: AssetSpec,
+        where: str,
+        external: bool,
+    ) -> None:
+        key = spec.key
+        if key in nodes:
+            raise DuplicateKeyError(
+                f"asset key {key.to_user_string()!r} is defined twice: at {sources[key]} and "
+                f"at {where}. Rename one (name=, key=) or give it a key_prefix=."
+            )
+        validate_key(key, where)
+        sources[key] = where
+        self._specs_by_key[key] = spec
+        nodes[key] = AssetNode(
+            key=key,
+            parents=spec.dep_keys,
+            group_name=spec.group_name or DEFAULT_GROUP,
+            tags=spec.tags,
+            kinds=spec.kinds,
+            owners=spec.owners,
+            is_external=external,
+        )
+
+    def _validate_resources(self) -> None:
+        available = DEFAULT_RESOURCE_KEYS | set(self.resources)
+        for assets_def in self.assets:
+            needed = assets_def.required_resource_keys | set(assets_def.io_manager_keys)
+            needed |= set(assets_def.input_manager_keys.values())
+            for resource_key in sorted(needed - available):
+                raise MissingResourceError(
+                    f"asset {assets_def.specs[0].key.to_user_string()!r} ({_where(assets_def)}) "
+                    f"requires the resource {resource_key!r}, which Definitions(resources=...) "
+                    f"does not provide (it has: {', '.join(sorted(self.resources)) or 'none'})."
+                    f"{did_you_mean(close_matches(resource_key, self.resources))} Add "
+                    f"`{resource_key}=...` to `resources`."
+                )
+        for check in self.asset_checks:
+            for resource_key in sorted(check.required_resource_keys - available):
+                raise MissingResourceError(
+                    f"asset check {check.check_key.to_user_string()!r} requires the resource "
+                    f"{resource_key!r}; add `{resource_key}=...` to `resources`."
+                )
+
+    def _validate_checks(self) -> None:
+        seen: set[Any] = set()
+        for check in self.asset_checks:
+            key = check.spec.asset_key
+            if key not in self.asset_graph:
+                known = [k.to_user_string() for k in self.asset_graph.keys]
+                raise InvalidDefinitionError(
+                    f"asset check {check.spec.name!r} targets {key.to_user_string()!r}, which no "
+                    f"asset defines.{did_you_mean(close_matches(key.to_user_string(), known))}"
+                )
+            if check.check_key in seen:
+                raise DuplicateKeyError(
+                    f"asset check {check.check_key.to_user_string()!r} is defined twice"
+                )
+            seen.add(check.check_key)
+
+    def _validate_jobs(self) -> None:
+        names = [job.name for job in self.jobs]
+        for name in names:
+            if names.count(name) > 1:
+                raise DuplicateKeyError(f"two jobs are named {name!r}; job names must be unique")
+        for job in self.jobs:
+            if isinstance(job, UnresolvedAssetJobDefinition):
+                from flowdev.selection import resolve_selection
+
+                try:
+                    resolve_selection(self.asset_graph, job.selection)
+                except SelectionError as error:
+                    raise InvalidDefinitionError(f"job {job.name!r}: {error}") from None
+        job_names = set(names)
+        for schedule in self.schedules:
+            self._check_target("schedule", schedule.name, schedule.job_name, job_names)
+        for sensor in self.sensors:
+            self._check_target("sensor", sensor.name, sensor.job_name, job_names)
+        for kind, items in (("schedule", self.schedules), ("sensor", self.sensors)):
+            item_names = [item.name for item in items]
+            for name in item_names:
+                if item_names.count(name) > 1:
+                    raise DuplicateKeyError(f"two {kind}s are named {name!r}")
+
+    @staticmethod
+    def _check_target(kind: str, name: str, job_name: str | None, job_names: set[str]) -> None:
+        if job_name is not None and job_name not in job_names:
+            raise InvalidDefinitionError(
+                f"{kind} {name!r} targets the job {job_name!r}, which is not in "
+                f"Definitions(jobs=...).{did_you_mean(close_matches(job_name, job_names))} "
+                "Add the job to `jobs`."
+            )

@@ -1,0 +1,421 @@
+"""The asset graph as text for a terminal: boxes on a layered grid, or lanes, or a list.
+
+Three drawings, tried in this order by ``style="auto"`` until one fits the width:
+
+``grid``
+    The `flowdev.layout` layers from top to bottom, one box per asset, each edge
+    routed in the gap between two adjacent layers (long edges pass through the
+    layers they skip as plain vertical lines). It shows the shape of the graph best,
+    but a layer of six 15-character keys is already wider than 80 columns, so it is
+    used for small or narrow graphs::
+
+              ┌───┐
+              │ a │
+              └─┬─┘
+          ╭─────┴─────╮
+        ┌─▼─┐       ┌─▼─┐
+        │ b │       │ c │
+        └─┬─┘       └─┬─┘
+          ╰─────┬─────╯
+              ┌─▼─┐
+              │ d │
+              └───┘
+
+``lanes``
+    One asset per row in a topological order that follows chains (as ``git log
+    --graph`` and Sapling's renderdag do), one vertical lane per pending edge. Its
+    width grows with the number of edges open at once, not with the widest layer,
+    so 10 to 40 assets nearly always fit in 80 columns, and a row per asset is what
+    a scrolling, cursor-driven view wants. Rows and lanes keep the layout's
+    left-to-right order, which the crossing reduction already untangled.
+
+``list``
+    One numbered row per asset with the numbers of its parents: for graphs so
+    tangled that any drawing would be wider than the screen.
+
+Edges are never ambiguous: every edge flows downwards; a junction is drawn with a
+three-armed glyph (``├ ┤ ┬ ┴`` or a corner) and joins lines of the same edges (a
+fork under its source, a merge above its target), while ``┼`` is only ever a
+crossing of two unrelated lines. A reader (or `tests/test_graph_text.py`) can trace
+each edge from its source by never going up and going straight through ``┼``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from flowdev.graph import AssetGraph
+from flowdev.keys import AssetKey
+from flowdev.layout import Layout, compute_layout
+
+Style = Literal["auto", "grid", "lanes", "list"]
+
+_N, _E, _S, _W = 1, 2, 4, 8
+_GLYPHS = {
+    _N | _S: "│", _E | _W: "─", _N | _E: "╰", _N | _W: "╯", _S | _E: "╭", _S | _W: "╮",
+    _N | _S | _E: "├", _N | _S | _W: "┤", _E | _W | _S: "┬", _E | _W | _N: "┴",
+    _N | _E | _S | _W: "┼",
+}  # fmt: skip
+
+
+def render_graph(
+    graph: AssetGraph,
+    keys: Iterable[AssetKey] | None = None,
+    *,
+    labels: Mapping[AssetKey, str] | None = None,
+    width: int | None = None,
+    style: Style = "auto",
+) -> str:
+    """Draw the asset graph (or the subset ``keys``) as text, roots at the top.
+
+    Each asset shows as ``[label ]key``, then ``[group]`` when the drawing holds more
+    than one group, then ``↑n``/``↓n`` when n parents/children are outside ``keys``
+    (edges through left-out assets are not drawn).
+
+    Args:
+        graph: The asset graph.
+        keys: The assets to draw (default: all).
+        labels: Short text to put before a key, e.g. a one-character status glyph.
+        width: The columns available (default 80); ``style="auto"`` picks the first
+            drawing that fits: grid, then lanes, then list.
+        style: ``"auto"``, or force ``"grid"`` (falls back to lanes when its edges
+            cannot be routed unambiguously), ``"lanes"`` or ``"list"``.
+
+    Returns:
+        The drawing, lines joined by newlines, without a trailing newline.
+    """
+    layout = compute_layout(graph, keys)
+    if not layout.positions:
+        return "(no assets)"
+    texts = _node_texts(graph, layout, labels or {})
+    budget = 80 if width is None else width
+    lines: list[str] | None = None
+    if style in ("auto", "grid"):
+        lines = _grid(layout, texts, budget if style == "auto" else None)
+    if lines is None and style in ("auto", "grid", "lanes"):
+        # Auto keeps at least half the width for the text after the lanes.
+        lines = _lanes(layout, texts, budget // 4 if style == "auto" else None)
+    if lines is None:
+        lines = _numbered_list(layout, texts)
+    return "\n".join(lines)
+
+
+def _node_texts(
+    graph: AssetGraph, layout: Layout, labels: Mapping[AssetKey, str]
+) -> dict[AssetKey, str]:
+    groups = {graph.node(key).group_name for key in layout.positions}
+    texts = {}
+    for key in layout.positions:
+        text = f"{labels[key]} {key}" if labels.get(key) else str(key)
+        if len(groups) > 1:
+            text += f" [{graph.node(key).group_name}]"
+        hidden_up = len(graph.parents(key)) - len(layout.parents(key))
+        hidden_down = len(graph.children(key)) - len(layout.children(key))
+        text += f" ↑{hidden_up}" if hidden_up else ""
+        text += f" ↓{hidden_down}" if hidden_down else ""
+        texts[key] = text
+    return texts
+
+
+def _row_order(layout: Layout) -> list[AssetKey]:
+    """A topological order that finishes a chain before starting the next (Kahn on a stack)."""
+    waiting = {key: len(layout.parents(key)) for key in layout.positions}
+    stack = [key for key in reversed(layout.layers[0]) if isinstance(key, AssetKey)]
+    order = []
+    while stack:
+        key = stack.pop()
+        order.append(key)
+        for child in reversed(layout.children(key)):
+            waiting[child] -= 1
+            if not waiting[child]:
+                stack.append(child)
+    return order
+
+
+# -- grid ----------------------------------------------------------------------------------
+
+
+def _grid(layout: Layout, texts: Mapping[AssetKey, str], max_width: int | None) -> list[str] | None:
+    """Boxes on the layout's layers; None if wider than ``max_width`` or not routable."""
+    widths = [
+        [len(texts[n]) + 4 if isinstance(n, AssetKey) else 1 for n in row] for row in layout.layers
+    ]
+    if max_width is not None and max(sum(row) + 2 * len(row) - 2 for row in widths) > max_width:
+        return None  # even packed tight, a layer would not fit
+    ups: list[list[list[int]]] = [[[] for _ in row] for row in layout.layers]
+    downs: list[list[list[int]]] = [[[] for _ in row] for row in layout.layers]
+    for layer, pairs in enumerate(layout.links):
+        for upper, lower in pairs:
+            downs[layer][upper].append(lower)
+            ups[layer + 1][lower].append(upper)
+    lefts = _place(widths, ups, downs)
+    total = max(
+        left + w
+        for row_l, row_w in zip(lefts, widths, strict=True)
+        for left, w in zip(row_l, row_w, strict=True)
+    )
+    if max_width is not None and total > max_width:
+        return None
+    ports = [
+        [left + w // 2 for left, w in zip(row_l, row_w, strict=True)]
+        for row_l, row_w in zip(lefts, widths, strict=True)
+    ]
+    lines: list[str] = []
+    for layer, row in enumerate(layout.layers):
+        top, middle, bottom = ([" "] * total for _ in range(3))
+        for i, node in enumerate(row):
+            left, w, port = lefts[layer][i], widths[layer][i], ports[layer][i]
+            if not isinstance(node, AssetKey):
+                top[port] = middle[port] = bottom[port] = "│"
+                continue
+            top[left : left + w] = "┌" + "─" * (w - 2) + "┐"
+            middle[left : left + w] = f"│ {texts[node]} │"
+            bottom[left : left + w] = "└" + "─" * (w - 2) + "┘"
+            if ups[layer][i]:
+                top[port] = "▼"
+            if downs[layer][i]:
+                bottom[port] = "┬"
+        lines += ["".join(chars).rstrip() for chars in (top, middle, bottom)]
+        if layer + 1 < len(layout.layers):
+            channel = _route(layout.links[layer], ports[layer], ports[layer + 1], total)
+            if channel is None:
+                return None
+            lines += channel
+    return lines
+
+
+def _place(
+    widths: list[list[int]], ups: list[list[list[int]]], downs: list[list[list[int]]]
+) -> list[list[int]]:
+    """Each node's left column: near its neighbours' mean port, in order, without overlaps."""
+    lefts = [_pack(row, [0.0] * len(row)) for row in widths]
+    ports = [
+        [left + w // 2 for left, w in zip(row_l, row_w, strict=True)]
+        for row_l, row_w in zip(lefts, widths, strict=True)
+    ]
+    depth = len(widths)
+    # Down, up, down: parents pull children under them, then children pull parents back.
+    for layer, linked in [
+        *((i, ups) for i in range(1, depth)),
+        *((i, downs) for i in range(depth - 2, -1, -1)),
+        *((i, ups) for i in range(1, depth)),
+    ]:
+        other = ports[layer - 1] if linked is ups else ports[layer + 1]
+        wanted = [
+            sum(other[j] for j in links) / len(links) - w // 2 if links else left
+            for links, w, left in zip(linked[layer], widths[layer], lefts[layer], strict=True)
+        ]
+        lefts[layer] = _pack(widths[layer], wanted)
+        ports[layer] = [left + w // 2 for left, w in zip(lefts[layer], widths[layer], strict=True)]
+    shift = min(row[0] for row in lefts if row)
+    return [[left - shift for left in row] for row in lefts]
+
+
+def _pack(widths: list[int], wanted: list[float]) -> list[int]:
+    """Lefts closest to ``wanted`` (least squares) that keep the order and the gaps.
+
+    Subtracting each node's minimum offset from the row start turns "no overlap" into
+    "non-decreasing", which pool-adjacent-violators solves in one pass. Dummies weigh
+    more, so long edges stay straight while boxes move aside.
+    """
+    offsets = [0]
+    for a, b in itertools.pairwise(widths):
+        offsets.append(offsets[-1] + a + (2 if a > 1 or b > 1 else 1))
+    blocks: list[list[float]] = []  # [value, weight, size]
+    for want, offset, w in zip(wanted, offsets, widths, strict=True):
+        blocks.append([want - offset, 1.0 if w > 1 else 3.0, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            value, weight, size = blocks.pop()
+            merged = blocks[-1]
+            merged[0] = (merged[0] * merged[1] + value * weight) / (merged[1] + weight)
+            merged[1] += weight
+            merged[2] += size
+    fitted = [value for value, _, size in blocks for _ in range(int(size))]
+    return [round(value) + offset for value, offset in zip(fitted, offsets, strict=True)]
+
+
+def _route(
+    pairs: tuple[tuple[int, int], ...], up_ports: list[int], low_ports: list[int], total: int
+) -> list[str] | None:
+    """The rows between two layers: each bent link gets a horizontal on its own row.
+
+    A row may hold several horizontals that do not touch, plus the two innermost
+    bends of a fork (on its source's last row) or of a merge (on its target's first
+    row). Ordering rules keep it unambiguous:
+
+    - where an upper node's port is straight above a lower node's port, all of the
+      upper's bends come before all of the lower's, so the two never share a line;
+    - a fork bends its farthest links first and a merge its nearest first, so a
+      node's own links never cross each other.
+
+    None if those rules contradict each other (the caller then draws lanes).
+    """
+    bends = [(u, v) for u, v in pairs if up_ports[u] != low_ports[v]]
+    src = [up_ports[u] for u, _ in bends]
+    dst = [low_ports[v] for _, v in bends]
+    by_upper: dict[int, list[int]] = defaultdict(list)
+    by_lower: dict[int, list[int]] = defaultdict(list)
+    for b, (u, v) in enumerate(bends):
+        by_upper[u].append(b)
+        by_lower[v].append(b)
+    straight = [up_ports[u] for u, v in pairs if up_ports[u] == low_ports[v]]
+    must: set[tuple[int, int]] = set()
+    lower_at = {low_ports[v]: v for _, v in pairs}
+    for u in {u for u, _ in pairs}:
+        below = lower_at.get(up_ports[u])
+        if below is not None:
+            must.update((a, b) for a in by_upper[u] for b in by_lower[below])
+    nice: set[tuple[int, int]] = set()
+    shared: set[frozenset[int]] = set()
+    for u, group in by_upper.items():
+        left = sorted((b for b in group if dst[b] < up_ports[u]), key=dst.__getitem__)
+        right = sorted((b for b in group if dst[b] > up_ports[u]), key=lambda b: -dst[b])
+        nice.update(itertools.pairwise(left))
+        nice.update(itertools.pairwise(right))
+        if left and right and up_ports[u] not in straight:
+            shared.add(frozenset((left[-1], right[-1])))
+    for v, group in by_lower.items():
+        left = sorted((b for b in group if src[b] < low_ports[v]), key=lambda b: -src[b])
+        right = sorted((b for b in group if src[b] > low_ports[v]), key=src.__getitem__)
+        nice.update(itertools.pairwise(left))
+        nice.update(itertools.pairwise(right))
+        if left and right and low_ports[v] not in straight:
+            shared.add(frozenset((left[0], right[0])))
+    order = _topological(len(bends), must | nice)
+    if order is None:
+        # Without the nice ordering a shared corner might not be a fork's last row.
+        order, shared, nice = _topological(len(bends), must), set(), set()
+    if order is None:
+        return None
+    before: dict[int, list[int]] = defaultdict(list)
+    for a, b in must | nice:
+        before[b].append(a)
+    row_of = [0] * len(bends)
+    rows: list[list[int]] = []  # the bends drawn on each row
+    for b in order:
+        lo, hi = min(src[b], dst[b]), max(src[b], dst[b])
+        row = max((row_of[a] + 1 for a in before[b]), default=0)
+        while row < len(rows) and any(
+            lo <= max(src[o], dst[o]) and min(src[o], dst[o]) <= hi and {b, o} not in shared
+            for o in rows[row]
+        ):
+            row += 1
+        if row == len(rows):
+            rows.append([])
+        rows[row].append(b)
+        row_of[b] = row
+
+    height = max(1, len(rows))
+    bits = [[0] * total for _ in range(height)]
+    for column in straight:
+        for y in range(height):
+            bits[y][column] |= _N | _S
+    for b, row in enumerate(row_of):
+        s, t = src[b], dst[b]
+        toward, back = (_E, _W) if t > s else (_W, _E)
+        for y in range(row):
+            bits[y][s] |= _N | _S
+        bits[row][s] |= _N | toward
+        for x in range(min(s, t) + 1, max(s, t)):
+            bits[row][x] |= _E | _W
+        bits[row][t] |= _S | back
+        for y in range(row + 1, height):
+            bits[y][t] |= _N | _S
+    return ["".join(_GLYPHS.get(cell, " ") for cell in line).rstrip() for line in bits]
+
+
+def _topological(count: int, before: set[tuple[int, int]]) -> list[int] | None:
+    """``range(count)`` ordered so each ``(a, b)`` has a first; ties by number; None on a cycle."""
+    waiting = [0] * count
+    after: dict[int, list[int]] = defaultdict(list)
+    for a, b in before:
+        waiting[b] += 1
+        after[a].append(b)
+    ready = [b for b in range(count) if not waiting[b]]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        a = heapq.heappop(ready)
+        order.append(a)
+        for b in after[a]:
+            waiting[b] -= 1
+            if not waiting[b]:
+                heapq.heappush(ready, b)
+    return order if len(order) == count else None
+
+
+# -- lanes ---------------------------------------------------------------------------------
+
+
+def _lanes(
+    layout: Layout, texts: Mapping[AssetKey, str], max_lanes: int | None
+) -> list[str] | None:
+    """One row per asset; None if more than ``max_lanes`` lanes would be open at once."""
+    order = _row_order(layout)
+    row_of = {key: i for i, key in enumerate(order)}
+    lanes: list[tuple[AssetKey, AssetKey] | None] = []  # the edge each column carries
+    lines: list[str] = []
+    previous = ""  # the last line drawn: a lane may only start below a blank cell
+
+    def free_column(start: int) -> int:
+        for column in range(start, len(lanes)):
+            if lanes[column] is None and previous[2 * column : 2 * column + 1] in ("", " "):
+                return column
+        lanes.append(None)
+        return len(lanes) - 1
+
+    def draw(marks: Mapping[int, str], span: tuple[int, int] = (0, 0), text: str = "") -> None:
+        nonlocal previous
+        chars = [" "] * (2 * len(lanes))
+        for column, lane in enumerate(lanes):
+            chars[2 * column] = "│" if lane is not None else " "
+        for column in range(*span):  # the horizontal of a merge or a fork
+            chars[2 * column] = "┼" if lanes[column] is not None else "─"
+            chars[2 * column + 1] = "─"
+        for column, mark in marks.items():
+            chars[2 * column] = mark
+        previous = "".join(chars)
+        lines.append(f"{previous.rstrip()}  {text}" if text else previous.rstrip())
+
+    for key in order:
+        incoming = [c for c, lane in enumerate(lanes) if lane is not None and lane[1] == key]
+        if not incoming:
+            column = free_column(0)
+        else:
+            # The leftmost lane leads into the node, the others merge into it from the right.
+            column, last = incoming[0], incoming[-1]
+            if last != column:
+                marks = {c: "┴" for c in incoming[1:-1]} | {column: "├", last: "╯"}
+                draw(marks, (column, last))
+                for c in incoming[1:]:
+                    lanes[c] = None
+            lanes[column] = None
+        draw({column: "●"}, text=texts[key])
+        children = sorted(layout.children(key), key=row_of.__getitem__)
+        if children:
+            lanes[column] = (key, children[0])
+            forks = []
+            for child in children[1:]:
+                forks.append(free_column(column + 1))
+                lanes[forks[-1]] = (key, child)
+            if forks:
+                marks = {c: "┬" for c in forks[:-1]} | {column: "├", forks[-1]: "╮"}
+                draw(marks, (column, forks[-1]))
+        if max_lanes is not None and len(lanes) > max_lanes:
+            return None
+    return lines
+
+
+def _numbered_list(layout: Layout, texts: Mapping[AssetKey, str]) -> list[str]:
+    order = _row_order(layout)
+    number = {key: i for i, key in enumerate(order, start=1)}
+    pad = len(str(len(order)))
+    lines = []
+    for key in order:
+        parents = ", ".join(str(n) for n in sorted(number[p] for p in layout.parents(key)))
+        lines.append(f"{number[key]:>{pad}}  {texts[key]}" + (f"  ← {parents}" if parents else ""))
+    return lines

@@ -1,0 +1,173 @@
+"""Finding a project's `Definitions`: where they are, and importing them.
+
+`load_definitions` is the one place that imports user code for the headless commands;
+the isolated loader will replace it for the app.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import tomllib
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from flowdev.definitions import Definitions
+from flowdev.errors import FlowdevError, ProjectError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Project:
+    """Where a project lives and how to find its definitions."""
+
+    root: Path
+    module: str | None = None
+    file: Path | None = None
+    watch: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The project's name: its directory's name."""
+        return self.root.name
+
+    @property
+    def target(self) -> str:
+        """What is loaded, for messages."""
+        return f"module {self.module!r}" if self.module else f"file {self.file}"
+
+    @property
+    def home(self) -> Path:
+        """The instance directory: ``FLOWDEV_HOME`` or ``<root>/.flowdev``."""
+        override = os.environ.get("FLOWDEV_HOME")
+        return Path(override) if override else self.root / ".flowdev"
+
+
+def find_project(
+    project_dir: str | os.PathLike[str] = ".",
+    *,
+    module: str | None = None,
+    file: str | os.PathLike[str] | None = None,
+) -> Project:
+    """Read ``[tool.flowdev]`` from the project's pyproject.toml; arguments win over it."""
+    root = Path(project_dir).resolve()
+    if not root.is_dir():
+        raise ProjectError(f"project directory {root} does not exist")
+    settings: dict[str, object] = {}
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            settings = tomllib.loads(pyproject.read_text()).get("tool", {}).get("flowdev", {})
+        except tomllib.TOMLDecodeError as error:
+            raise ProjectError(f"{pyproject}: {error}") from None
+    watch = settings.get("watch", [])
+    if not isinstance(watch, list) or not all(isinstance(w, str) for w in watch):
+        raise ProjectError(f"{pyproject}: [tool.flowdev] watch must be a list of glob strings")
+    if file is not None:
+        return Project(root=root, file=(root / file).resolve(), watch=tuple(watch))
+    module = module or settings.get("module")  # type: ignore[assignment]
+    file_setting = settings.get("file")
+    if module is None and isinstance(file_setting, str):
+        return Project(root=root, file=(root / file_setting).resolve(), watch=tuple(watch))
+    if not isinstance(module, str) or not module:
+        raise ProjectError(
+            f"flowdev does not know where the definitions of {root} are. Add\n\n"
+            '    [tool.flowdev]\n    module = "your_package.definitions"\n\n'
+            f"to {pyproject}, or pass --module/-m or --file/-f."
+        )
+    return Project(root=root, module=module, watch=tuple(watch))
+
+
+def load_definitions(project: Project) -> Definitions:
+    """Import the project's code in this process and return its `Definitions`.
+
+    Raises:
+        ProjectError: the code does not import, or defines no (or several) `Definitions`;
+            ``file`` and ``line`` say where in the user's code.
+        DefinitionsError: the definitions do not validate.
+    """
+    root = str(project.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        module = _import(project)
+    except FlowdevError:
+        raise
+    except SyntaxError as error:
+        raise ProjectError(
+            f"{error.filename}:{error.lineno}:{error.offset}: SyntaxError: {error.msg}",
+            file=error.filename,
+            line=error.lineno,
+        ) from None
+    except BaseException as error:  # noqa: BLE001 - user code may raise anything at import
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        filename, line = _user_frame(error, project.root)
+        where = f"{filename}:{line}: " if filename else ""
+        raise ProjectError(
+            f"{where}{type(error).__name__}: {error} (while importing {project.target})\n"
+            + _user_traceback(error, project.root),
+            file=filename,
+            line=line,
+        ) from None
+    return _find_definitions(module, project)
+
+
+def _import(project: Project):  # type: ignore[no-untyped-def]
+    if project.module is not None:
+        return importlib.import_module(project.module)
+    assert project.file is not None
+    if not project.file.is_file():
+        raise ProjectError(f"definitions file {project.file} does not exist")
+    name = "flowdev_user_" + project.file.stem
+    spec = importlib.util.spec_from_file_location(name, project.file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _find_definitions(module, project: Project) -> Definitions:  # type: ignore[no-untyped-def]
+    found = {name: value for name, value in vars(module).items() if isinstance(value, Definitions)}
+    if len(found) == 1:
+        return next(iter(found.values()))
+    where = getattr(module, "__file__", project.target)
+    if not found:
+        raise ProjectError(
+            f"{where} defines no Definitions. Add `defs = Definitions(assets=[...])` at the "
+            "top level, or point flowdev elsewhere with --module/-m or [tool.flowdev] module."
+        )
+    raise ProjectError(
+        f"{where} defines several Definitions ({', '.join(sorted(found))}); keep one "
+        "(Definitions.merge combines them)."
+    )
+
+
+def _user_frame(error: BaseException, root: Path) -> tuple[str | None, int | None]:
+    found: tuple[str | None, int | None] = (None, None)
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.startswith(str(root)):
+            found = (filename, line)
+    return found
+
+
+def _user_traceback(error: BaseException, root: Path) -> str:
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(str(root))
+    ]
+    return "".join(traceback.format_list(frames)) if frames else ""
+
+
+def describe_error(error: FlowdevError) -> dict[str, object]:
+    """The JSON form of an error: ``{"kind", "message", "file", "line"}``."""
+    return {
+        "kind": type(error).__name__,
+        "message": str(error),
+        "file": getattr(error, "file", None),
+        "line": getattr(error, "line", None),
+    }
+

@@ -1,0 +1,85 @@
+"""What an asset function may return or raise to say more than its value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowdev.keys import AssetKey, to_asset_key
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A value plus metadata; ``output_name`` picks the output of a multi-asset."""
+
+    value: Any
+    output_name: str = "result"
+    metadata: Mapping[str, Any] | None = None
+    data_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaterializeResult:
+    """Metadata for a materialization; ``value``, when given, is stored by the IO manager."""
+
+    asset_key: AssetKey | None = None
+    metadata: Mapping[str, Any] | None = None
+    check_results: Sequence[Any] = ()
+    data_version: str | None = None
+    value: Any = None
+
+    def __init__(
+        self,
+        *,
+        asset_key: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        check_results: Sequence[Any] | None = None,
+        data_version: str | None = None,
+        value: Any = None,
+    ) -> None:
+        object.__setattr__(self, "asset_key", None if asset_key is None else to_asset_key(asset_key))
+        object.__setattr__(self, "metadata", metadata)
+        object.__setattr__(self, "check_results", tuple(check_results or ()))
+        object.__setattr__(self, "data_version", data_version)
+        object.__setattr__(self, "value", value)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetMaterialization:
+    """A materialization an op reports for an asset it wrote itself."""
+
+    asset_key: AssetKey
+    description: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __init__(
+        self, asset_key: Any, description: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        object.__setattr__(self, "asset_key", to_asset_key(asset_key))
+        object.__setattr__(self, "description", description)
+        object.__setattr__(self, "metadata", dict(metadata or {}))
+
+
+class RetryRequested(Exception):  # noqa: N818 (Dagster's name)
+    """Raise from an asset to retry its step, up to ``max_retries`` times."""
+
+    def __init__(self, max_retries: int = 1, seconds_to_wait: float | None = None) -> None:
+        super().__init__(f"retry requested (up to {max_retries}, wait {seconds_to_wait or 0}s)")
+        self.max_retries = max_retries
+        self.seconds_to_wait = seconds_to_wait
+
+
+class Failure(Exception):  # noqa: N818 (Dagster's name)
+    """Raise from an asset to fail its step with a description and metadata."""
+
+    def __init__(
+        self,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        allow_retries: bool = True,
+    ) -> None:
+        super().__init__(description)
+        self.description = description
+        self.metadata = dict(metadata or {})
+        self.allow_retries = allow_retries

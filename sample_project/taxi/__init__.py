@@ -1,0 +1,1 @@
+"""flowdev's sample project: taxi trips from generation to a daily report."""

@@ -1,0 +1,1 @@
+"""The taxi assets, one module per group."""

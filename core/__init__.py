@@ -5,7 +5,13 @@ The names and their semantics are Dagster's, so ``import flowdev as dg`` or
 loads only the definitions layer: no Textual, networkx, SQLite or CLI code.
 """
 
-from flowdev.assets import AssetOut, AssetsDefinition, AssetSpec, apply_freshness_policy, map_asset_specs
+from flowdev.assets import (
+    AssetOut,
+    AssetsDefinition,
+    AssetSpec,
+    apply_freshness_policy,
+    map_asset_specs,
+)
 from flowdev.checks import (
     AssetCheckKey,
     AssetCheckResult,
@@ -14,6 +20,7 @@ from flowdev.checks import (
     AssetCheckSpec,
     asset_check,
 )
+from flowdev.config import Config, EnvVar, PrivateAttr, RunConfig
 from flowdev.context import (
     AssetExecutionContext,
     OpExecutionContext,
@@ -32,7 +39,17 @@ from flowdev.io import (
     OutputContext,
     io_manager,
 )
-from flowdev.jobs import GraphDefinition, In, JobDefinition, OpDefinition, Out, define_asset_job, graph, job, op
+from flowdev.jobs import (
+    GraphDefinition,
+    In,
+    JobDefinition,
+    OpDefinition,
+    Out,
+    define_asset_job,
+    graph,
+    job,
+    op,
+)
 from flowdev.keys import AssetDep, AssetIn, AssetKey
 from flowdev.loading import (
     load_asset_checks_from_modules,
@@ -53,7 +70,6 @@ from flowdev.metadata import (
     TableSchema,
 )
 from flowdev.policies import Backoff, FreshnessPolicy, Jitter, RetryPolicy
-from flowdev.config import Config, EnvVar, PrivateAttr, RunConfig
 from flowdev.resources import (
     ConfigurableResource,
     ConfigurableResourceFactory,
@@ -100,28 +116,24 @@ __all__ = [
     "ConfigurableIOManager",
     "ConfigurableResource",
     "ConfigurableResourceFactory",
-    "Field",
-    "PrivateAttr",
-    "ResourceDependency",
-    "ResourceParam",
-    "build_init_resource_context",
     "DefaultScheduleStatus",
     "DefaultSensorStatus",
     "Definitions",
     "EnvVar",
     "ExecuteInProcessResult",
     "Failure",
+    "Field",
     "FilesystemIOManager",
     "FlowdevError",
     "FreshnessPolicy",
     "GraphDefinition",
     "IOManager",
-    "InMemoryIOManager",
     "In",
+    "InMemoryIOManager",
     "InitResourceContext",
     "InputContext",
-    "JobDefinition",
     "Jitter",
+    "JobDefinition",
     "MaterializeResult",
     "MetadataValue",
     "OpDefinition",
@@ -129,7 +141,10 @@ __all__ = [
     "Out",
     "Output",
     "OutputContext",
+    "PrivateAttr",
     "ResourceDefinition",
+    "ResourceDependency",
+    "ResourceParam",
     "RetryPolicy",
     "RetryRequested",
     "RunConfig",
@@ -148,6 +163,7 @@ __all__ = [
     "asset",
     "asset_check",
     "build_asset_context",
+    "build_init_resource_context",
     "build_op_context",
     "define_asset_job",
     "graph",

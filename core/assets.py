@@ -294,9 +294,7 @@ class AssetsDefinition:
         )
 
 
-def map_asset_specs(
-    change: Callable[[AssetSpec], AssetSpec], assets: Iterable[Any]
-) -> list[Any]:
+def map_asset_specs(change: Callable[[AssetSpec], AssetSpec], assets: Iterable[Any]) -> list[Any]:
     """Apply ``change`` to every spec of ``assets`` (definitions or specs), as Dagster does."""
     mapped: list[Any] = []
     for item in assets:

@@ -86,7 +86,9 @@ class AssetCheckResult:
         description: str | None = None,
     ) -> None:
         object.__setattr__(self, "passed", bool(passed))
-        object.__setattr__(self, "asset_key", None if asset_key is None else to_asset_key(asset_key))
+        object.__setattr__(
+            self, "asset_key", None if asset_key is None else to_asset_key(asset_key)
+        )
         object.__setattr__(self, "check_name", check_name)
         object.__setattr__(self, "metadata", dict(metadata or {}))
         object.__setattr__(self, "severity", severity)

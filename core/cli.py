@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-
 from flowdev import __version__
 from flowdev.definitions import Definitions
 from flowdev.errors import FlowdevError, close_matches, did_you_mean
@@ -83,10 +82,8 @@ def load(
 
 def _relative_source(project: Project, filename: str, line: int) -> str:
     path = Path(filename)
-    try:
+    if path.is_relative_to(project.root):
         path = path.relative_to(project.root)
-    except ValueError:
-        pass
     return f"{path}:{line}"
 
 
@@ -173,7 +170,14 @@ def assets(
     _print_table(
         ["KEY", "GROUP", "STATUS", "KINDS", "DEPS", "SOURCE"],
         [
-            [r["key"], r["group"], r["status"], ",".join(r["kinds"]), ",".join(r["deps"]), r["source"] or ""]
+            [
+                r["key"],
+                r["group"],
+                r["status"],
+                ",".join(r["kinds"]),
+                ",".join(r["deps"]),
+                r["source"] or "",
+            ]
             for r in rows
         ],
     )
@@ -207,7 +211,9 @@ def _asset_row(project: Project, defs: Definitions, key: Any) -> dict[str, Any]:
 def _print_table(headers: list[str], rows: list[list[str]]) -> None:
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     for row in [headers, *rows]:
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 @app.command()

@@ -9,6 +9,7 @@ which is much cheaper than `inspect.getsource` per function.
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import linecache
 from collections.abc import Callable
@@ -64,15 +65,9 @@ def _normalised(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
         and isinstance(body[0].value.value, str)
     ):
         body = body[1:]
-    clone = type(node)(
-        name=node.name,
-        args=node.args,
-        body=body,
-        decorator_list=[],
-        returns=node.returns,
-        type_comment=None,
-        type_params=getattr(node, "type_params", []),
-    )
+    clone = copy.copy(node)
+    clone.body = body
+    clone.decorator_list = []
     return clone
 
 

@@ -15,7 +15,7 @@ Decoration is on every project load's hot path, so it reads ``__code__`` and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, overload
+from typing import Any
 
 from flowdev.assets import (
     DEFAULT_IO_MANAGER_KEY,
@@ -35,7 +35,7 @@ _CONTEXT_TYPE_NAMES = {"AssetExecutionContext", "OpExecutionContext", "AssetChec
 class _Params:
     """The roles of a function's parameters."""
 
-    __slots__ = ("config", "context", "inputs", "input_managers", "resources")
+    __slots__ = ("config", "context", "input_managers", "inputs", "resources")
 
     def __init__(self, fn: Callable[..., Any], ins: Mapping[str, AssetIn], where: str) -> None:
         code = fn.__code__
@@ -53,7 +53,7 @@ class _Params:
             elif name in ins:
                 self.inputs[name] = ins[name].resolve(name)
                 if ins[name].input_manager_key:
-                    self.input_managers[name] = ins[name].input_manager_key  # type: ignore[assignment]
+                    self.input_managers[name] = ins[name].input_manager_key
             elif _is_subclass(annotation, ConfigurableResource):
                 self.resources[name] = name
             elif _is_subclass(annotation, Config):
@@ -77,7 +77,7 @@ def _resolve(annotation: Any, fn: Callable[..., Any]) -> Any:
     # `from __future__ import annotations` leaves strings; only resolve them if needed.
     if isinstance(annotation, str):
         try:
-            return eval(annotation, fn.__globals__)  # noqa: S307 (the user's own annotation)
+            return eval(annotation, fn.__globals__)
         except Exception:
             return None
     return annotation
@@ -104,14 +104,6 @@ def _description(fn: Callable[..., Any], description: str | None) -> str | None:
         return description
     doc = fn.__doc__
     return doc.strip() if doc else None
-
-
-@overload
-def asset(compute_fn: Callable[..., Any]) -> AssetsDefinition: ...
-@overload
-def asset(
-    compute_fn: None = None, **kwargs: Any
-) -> Callable[[Callable[..., Any]], AssetsDefinition]: ...
 
 
 def asset(
@@ -243,7 +235,8 @@ def multi_asset(
             io_keys = tuple(out.io_manager_key or DEFAULT_IO_MANAGER_KEY for out in outs.values())
         else:
             built = [
-                spec if spec.group_name or not group_name
+                spec
+                if spec.group_name or not group_name
                 else spec.replace_attributes(group_name=group_name)
                 for spec in specs or ()
             ]

@@ -111,9 +111,8 @@ class Definitions:
         for job in self.jobs:
             if job.name == name:
                 return job
-        raise InvalidDefinitionError(
-            f"no job named {name!r}.{did_you_mean(close_matches(name, [j.name for j in self.jobs]))}"
-        )
+        hint = did_you_mean(close_matches(name, [j.name for j in self.jobs]))
+        raise InvalidDefinitionError(f"no job named {name!r}.{hint}")
 
     @staticmethod
     def merge(*defs: Definitions) -> Definitions:

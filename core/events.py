@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from flowdev.keys import AssetKey
 
 
-class EventKind(str, Enum):
+class EventKind(StrEnum):
     """What happened (Dagster's event type names)."""
 
     RUN_START = "RUN_START"

@@ -128,8 +128,10 @@ class _Runner:
                 EventKind.STEP_START,
                 step,
                 message=f"started {step.key}" + (f" (retry {attempt})" if attempt else ""),
-                data={"asset_keys": [k.to_user_string() for k in step.asset_keys],
-                      "attempt": attempt},
+                data={
+                    "asset_keys": [k.to_user_string() for k in step.asset_keys],
+                    "attempt": attempt,
+                },
             )
             started = time.perf_counter()
             try:
@@ -197,14 +199,17 @@ class _Runner:
     def _compute(self, step: Step, attempt: int) -> dict[AssetKey, tuple[Any, dict[str, Any]]]:
         assets_def = step.assets_def
         run = self.run_resources
+        single_key = step.asset_keys[0] if len(step.asset_keys) == 1 else None
         context = AssetExecutionContext(
             run_id=run.run_id,
             asset_keys=step.asset_keys,
             resources=run.resources,
             op_config=None,
-            log=StepLog(lambda level, message: self.emit(
-                EventKind.LOG, step, level=level, message=message
-            )),
+            log=StepLog(
+                lambda level, message: self.emit(
+                    EventKind.LOG, step, asset_key=single_key, level=level, message=message
+                )
+            ),
             instance=run.instance,
             run_tags=run.run_tags,
             retry_number=attempt,
@@ -247,7 +252,7 @@ class _Runner:
         manager = self.run_resources.resources.get(resource_key)
         if manager is None:
             raise ExecutionError(f"no IO manager bound to the resource key {resource_key!r}")
-        return manager  # type: ignore[no-any-return]
+        return manager
 
     def _collect(
         self, step: Step, result: Any, context: AssetExecutionContext
@@ -261,7 +266,9 @@ class _Runner:
                 raise ExecutionError(
                     f"{step.key} returned {len(result)} values for {len(assets_def.keys)} outputs"
                 )
-            items = [Output(v, name) for v, name in zip(result, assets_def.output_names, strict=True)]
+            items = [
+                Output(v, name) for v, name in zip(result, assets_def.output_names, strict=True)
+            ]
         if items is None:
             items = [result]
         for item in items:
@@ -288,14 +295,15 @@ class _Runner:
         if isinstance(item, MaterializeResult):
             key = item.asset_key or single
             if key is None:
-                raise ExecutionError(f"{step.key}: a multi-asset's MaterializeResult needs asset_key=")
+                raise ExecutionError(
+                    f"{step.key}: a multi-asset's MaterializeResult needs asset_key="
+                )
             return key, item.value, dict(item.metadata or {})
         if isinstance(item, Output):
             key = by_output.get(item.output_name) or single
             if key is None:
                 raise ExecutionError(
-                    f"{step.key}: no output named {item.output_name!r} "
-                    f"(outputs: {list(by_output)})"
+                    f"{step.key}: no output named {item.output_name!r} (outputs: {list(by_output)})"
                 )
             return key, item.value, dict(item.metadata or {})
         if single is None:
@@ -387,7 +395,7 @@ def _redacted_json(metadata: Mapping[str, Any], secrets: frozenset[str]) -> dict
         return stored
     import json
 
-    return json.loads(redact(json.dumps(stored), secrets))  # type: ignore[no-any-return]
+    return json.loads(redact(json.dumps(stored), secrets))
 
 
 def _user_frame(error: BaseException) -> tuple[str, int] | None:

@@ -9,7 +9,7 @@ that needs its algorithms (layout, reporting), importing it only then.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -97,7 +97,12 @@ class AssetGraph:
         """``keys`` and everything downstream of them, ``depth`` levels down (None: all)."""
         return self._walk(keys, depth, self._children.__getitem__)
 
-    def _walk(self, keys, depth, step) -> set[AssetKey]:  # type: ignore[no-untyped-def]
+    def _walk(
+        self,
+        keys: Iterable[AssetKey],
+        depth: int | None,
+        step: Callable[[AssetKey], Iterable[AssetKey]],
+    ) -> set[AssetKey]:
         seen = set(keys)
         frontier = list(seen)
         level = 0

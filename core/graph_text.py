@@ -140,18 +140,29 @@ def _row_order(layout: Layout) -> list[AssetKey]:
 
 
 def _grid(layout: Layout, texts: Mapping[AssetKey, str], max_width: int | None) -> list[str] | None:
-    """Boxes on the layout's layers; None if wider than ``max_width`` or not routable."""
+    """Boxes on the layout's layers; None if wider than ``max_width`` or not routable.
+
+    A box has one port at the bottom for all its outgoing edges (they fork below it)
+    and one ``▼`` per incoming edge, so that lines never merge above a box: merging
+    there too would let a line seem to run from one fork into another edge's merge.
+    """
+    ups: list[list[list[int]]] = [[[] for _ in row] for row in layout.layers]
+    downs: list[list[list[tuple[int, int]]]] = [[[] for _ in row] for row in layout.layers]
+    for layer, pairs in enumerate(layout.links):
+        for upper, lower in pairs:  # sorted, so each ups list comes out left to right
+            downs[layer][upper].append((lower, len(ups[layer + 1][lower])))
+            ups[layer + 1][lower].append(upper)
     widths = [
-        [len(texts[n]) + 4 if isinstance(n, AssetKey) else 1 for n in row] for row in layout.layers
+        [
+            max(len(texts[node]) + 4, 2 * len(ins) + 3 if len(ins) > 1 else 0)
+            if isinstance(node, AssetKey)
+            else 1
+            for node, ins in zip(row, ups[layer], strict=True)
+        ]
+        for layer, row in enumerate(layout.layers)
     ]
     if max_width is not None and max(sum(row) + 2 * len(row) - 2 for row in widths) > max_width:
         return None  # even packed tight, a layer would not fit
-    ups: list[list[list[int]]] = [[[] for _ in row] for row in layout.layers]
-    downs: list[list[list[int]]] = [[[] for _ in row] for row in layout.layers]
-    for layer, pairs in enumerate(layout.links):
-        for upper, lower in pairs:
-            downs[layer][upper].append(lower)
-            ups[layer + 1][lower].append(upper)
     lefts = _place(widths, ups, downs)
     total = max(
         left + w
@@ -160,57 +171,70 @@ def _grid(layout: Layout, texts: Mapping[AssetKey, str], max_width: int | None) 
     )
     if max_width is not None and total > max_width:
         return None
-    ports = [
-        [left + w // 2 for left, w in zip(row_l, row_w, strict=True)]
-        for row_l, row_w in zip(lefts, widths, strict=True)
-    ]
     lines: list[str] = []
     for layer, row in enumerate(layout.layers):
         top, middle, bottom = ([" "] * total for _ in range(3))
         for i, node in enumerate(row):
-            left, w, port = lefts[layer][i], widths[layer][i], ports[layer][i]
+            left, w, ins = lefts[layer][i], widths[layer][i], len(ups[layer][i])
             if not isinstance(node, AssetKey):
-                top[port] = middle[port] = bottom[port] = "│"
+                top[left] = middle[left] = bottom[left] = "│"
                 continue
             top[left : left + w] = "┌" + "─" * (w - 2) + "┐"
-            middle[left : left + w] = f"│ {texts[node]} │"
+            middle[left : left + w] = f"│ {texts[node]:^{w - 4}} │"
             bottom[left : left + w] = "└" + "─" * (w - 2) + "┘"
-            if ups[layer][i]:
-                top[port] = "▼"
+            for slot in range(ins):
+                top[left + _port(w, slot, ins)] = "▼"
             if downs[layer][i]:
-                bottom[port] = "┬"
+                bottom[left + _port(w, 0, 1)] = "┬"
         lines += ["".join(chars).rstrip() for chars in (top, middle, bottom)]
         if layer + 1 < len(layout.layers):
-            channel = _route(layout.links[layer], ports[layer], ports[layer + 1], total)
+            pairs = layout.links[layer]
+            sources = [lefts[layer][u] + _port(widths[layer][u], 0, 1) for u in range(len(row))]
+            targets = [
+                lefts[layer + 1][v]
+                + _port(widths[layer + 1][v], ups[layer + 1][v].index(u), len(ups[layer + 1][v]))
+                for u, v in pairs
+            ]
+            channel = _route(pairs, sources, targets, total)
             if channel is None:
                 return None
             lines += channel
     return lines
 
 
+def _port(width: int, slot: int, count: int) -> int:
+    """The column, from a box's left edge, of port ``slot`` of ``count`` spread along it."""
+    return round((slot + 1) * (width - 1) / (count + 1))
+
+
 def _place(
-    widths: list[list[int]], ups: list[list[list[int]]], downs: list[list[list[int]]]
+    widths: list[list[int]], ups: list[list[list[int]]], downs: list[list[list[tuple[int, int]]]]
 ) -> list[list[int]]:
-    """Each node's left column: near its neighbours' mean port, in order, without overlaps."""
+    """Each node's left column: its ports near the ports they link to, in order, no overlaps."""
     lefts = [_pack(row, [0.0] * len(row)) for row in widths]
-    ports = [
-        [left + w // 2 for left, w in zip(row_l, row_w, strict=True)]
-        for row_l, row_w in zip(lefts, widths, strict=True)
-    ]
     depth = len(widths)
     # Down, up, down: parents pull children under them, then children pull parents back.
-    for layer, linked in [
-        *((i, ups) for i in range(1, depth)),
-        *((i, downs) for i in range(depth - 2, -1, -1)),
-        *((i, ups) for i in range(1, depth)),
+    for layer, pull in [
+        *((i, "down") for i in range(1, depth)),
+        *((i, "up") for i in range(depth - 2, -1, -1)),
+        *((i, "down") for i in range(1, depth)),
     ]:
-        other = ports[layer - 1] if linked is ups else ports[layer + 1]
-        wanted = [
-            sum(other[j] for j in links) / len(links) - w // 2 if links else left
-            for links, w, left in zip(linked[layer], widths[layer], lefts[layer], strict=True)
-        ]
+        wanted: list[float] = []
+        for i, (w, left) in enumerate(zip(widths[layer], lefts[layer], strict=True)):
+            if pull == "down":
+                above, aw = lefts[layer - 1], widths[layer - 1]
+                ins = ups[layer][i]
+                spots = [
+                    above[u] + _port(aw[u], 0, 1) - _port(w, s, len(ins)) for s, u in enumerate(ins)
+                ]
+            else:
+                below, bw = lefts[layer + 1], widths[layer + 1]
+                spots = [
+                    below[v] + _port(bw[v], s, len(ups[layer + 1][v])) - _port(w, 0, 1)
+                    for v, s in downs[layer][i]
+                ]
+            wanted.append(sum(spots) / len(spots) if spots else left)
         lefts[layer] = _pack(widths[layer], wanted)
-        ports[layer] = [left + w // 2 for left, w in zip(lefts[layer], widths[layer], strict=True)]
     shift = min(row[0] for row in lefts if row)
     return [[left - shift for left in row] for row in lefts]
 
@@ -239,52 +263,53 @@ def _pack(widths: list[int], wanted: list[float]) -> list[int]:
 
 
 def _route(
-    pairs: tuple[tuple[int, int], ...], up_ports: list[int], low_ports: list[int], total: int
+    pairs: tuple[tuple[int, int], ...], sources: list[int], targets: list[int], total: int
 ) -> list[str] | None:
     """The rows between two layers: each bent link gets a horizontal on its own row.
 
-    A row may hold several horizontals that do not touch, plus the two innermost
-    bends of a fork (on its source's last row) or of a merge (on its target's first
-    row). Ordering rules keep it unambiguous:
+    ``sources`` holds each upper node's port column, ``targets`` each link's own port
+    column on its lower node. A row may hold several horizontals that do not touch,
+    and the two innermost bends of a fork may share its last row. Ordering rules keep
+    it unambiguous and tidy:
 
-    - where an upper node's port is straight above a lower node's port, all of the
-      upper's bends come before all of the lower's, so the two never share a line;
-    - a fork bends its farthest links first and a merge its nearest first, so a
-      node's own links never cross each other.
+    - where an upper node's port is straight above another link's port, all of the
+      upper's bends come first, so the two lines never overlap;
+    - a fork bends its farthest links first and a box's incoming links bend nearest
+      first, so a node's own links never cross each other.
 
     None if those rules contradict each other (the caller then draws lanes).
     """
-    bends = [(u, v) for u, v in pairs if up_ports[u] != low_ports[v]]
-    src = [up_ports[u] for u, _ in bends]
-    dst = [low_ports[v] for _, v in bends]
+    links = [(u, v, sources[u], t) for (u, v), t in zip(pairs, targets, strict=True)]
+    bends = [link for link in links if link[2] != link[3]]
+    src = [s for _, _, s, _ in bends]
+    dst = [t for _, _, _, t in bends]
+    straight = {s for _, _, s, t in links if s == t}
     by_upper: dict[int, list[int]] = defaultdict(list)
     by_lower: dict[int, list[int]] = defaultdict(list)
-    for b, (u, v) in enumerate(bends):
+    bend_at: dict[int, int] = {}
+    for b, (u, v, _, t) in enumerate(bends):
         by_upper[u].append(b)
         by_lower[v].append(b)
-    straight = [up_ports[u] for u, v in pairs if up_ports[u] == low_ports[v]]
+        bend_at[t] = b
     must: set[tuple[int, int]] = set()
-    lower_at = {low_ports[v]: v for _, v in pairs}
-    for u in {u for u, _ in pairs}:
-        below = lower_at.get(up_ports[u])
+    for u, group in by_upper.items():
+        below = bend_at.get(sources[u])
         if below is not None:
-            must.update((a, b) for a in by_upper[u] for b in by_lower[below])
+            must.update((a, below) for a in group)
     nice: set[tuple[int, int]] = set()
     shared: set[frozenset[int]] = set()
     for u, group in by_upper.items():
-        left = sorted((b for b in group if dst[b] < up_ports[u]), key=dst.__getitem__)
-        right = sorted((b for b in group if dst[b] > up_ports[u]), key=lambda b: -dst[b])
+        left = sorted((b for b in group if dst[b] < sources[u]), key=dst.__getitem__)
+        right = sorted((b for b in group if dst[b] > sources[u]), key=lambda b: -dst[b])
         nice.update(itertools.pairwise(left))
         nice.update(itertools.pairwise(right))
-        if left and right and up_ports[u] not in straight:
+        if left and right and sources[u] not in straight:
             shared.add(frozenset((left[-1], right[-1])))
-    for v, group in by_lower.items():
-        left = sorted((b for b in group if src[b] < low_ports[v]), key=lambda b: -src[b])
-        right = sorted((b for b in group if src[b] > low_ports[v]), key=src.__getitem__)
+    for group in by_lower.values():
+        left = sorted((b for b in group if src[b] < dst[b]), key=lambda b: -src[b])
+        right = sorted((b for b in group if src[b] > dst[b]), key=src.__getitem__)
         nice.update(itertools.pairwise(left))
         nice.update(itertools.pairwise(right))
-        if left and right and low_ports[v] not in straight:
-            shared.add(frozenset((left[0], right[0])))
     order = _topological(len(bends), must | nice)
     if order is None:
         # Without the nice ordering a shared corner might not be a fork's last row.

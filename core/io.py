@@ -172,9 +172,7 @@ class InMemoryIOManager(IOManager):
         return self.values[context.asset_key]
 
 
-def io_manager(
-    fn: Callable[..., IOManager] | None = None, *, config_schema: Any = None
-) -> Any:
+def io_manager(fn: Callable[..., IOManager] | None = None, *, config_schema: Any = None) -> Any:
     """Wrap a factory function ``fn(init_context) -> IOManager`` as a resource definition."""
     from flowdev.resources import resource
 

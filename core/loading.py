@@ -45,12 +45,18 @@ def load_assets_from_modules(
     ``source_key_prefix`` prefixes dependencies on keys not loaded here; ``group_name``
     moves every loaded asset to that group.
     """
-    kinds: tuple[type, ...] = (AssetsDefinition, AssetSpec) if include_specs else (AssetsDefinition,)
+    kinds: tuple[type, ...] = (
+        (AssetsDefinition, AssetSpec) if include_specs else (AssetsDefinition,)
+    )
     loaded = _members(modules, kinds)
     prefix, source_prefix = _prefix(key_prefix), _prefix(source_key_prefix)
     if not (prefix or source_prefix or group_name):
         return loaded
-    own = {k for item in loaded for k in (item.keys if isinstance(item, AssetsDefinition) else (item.key,))}
+    own = {
+        k
+        for item in loaded
+        for k in (item.keys if isinstance(item, AssetsDefinition) else (item.key,))
+    }
     referenced = {
         k
         for item in loaded
@@ -129,6 +135,8 @@ def load_asset_checks_from_modules(modules: Iterable[ModuleType]) -> list[AssetC
     return _members(modules, (AssetChecksDefinition,))
 
 
-def load_asset_checks_from_package_module(package_module: ModuleType) -> list[AssetChecksDefinition]:
+def load_asset_checks_from_package_module(
+    package_module: ModuleType,
+) -> list[AssetChecksDefinition]:
     """Every asset check in a package and the modules below it."""
     return load_asset_checks_from_modules(_package_modules(package_module))

@@ -10,13 +10,13 @@ from typing import Any
 
 from flowdev.assets import AssetsDefinition, AssetSpec
 from flowdev.checks import AssetChecksDefinition
+from flowdev.config import run_config_dict
 from flowdev.definitions import Definitions
 from flowdev.events import EventKind, RunEvent
 from flowdev.execution import InProcessExecutor, RunResources
 from flowdev.io import FilesystemIOManager
 from flowdev.keys import AssetKey, to_asset_key
 from flowdev.plan import ExecutionPlan
-from flowdev.config import run_config_dict
 from flowdev.resources import resolve_resources, resource_lifecycle, secret_values
 
 
@@ -113,4 +113,3 @@ def _selected_keys(defs: Definitions, selection: Any) -> Iterable[AssetKey]:
     from flowdev.selection import resolve_selection
 
     return resolve_selection(defs.asset_graph, selection)
-

@@ -6,6 +6,7 @@ are stored and shown, not interpreted.
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import os
@@ -104,12 +105,12 @@ class MetadataValue:
         return MetadataValue("int", int(value))
 
     @staticmethod
-    def float(value: float) -> MetadataValue:
+    def float(value: builtins.float) -> MetadataValue:
         """A float."""
         return MetadataValue("float", float(value))
 
     @staticmethod
-    def bool(value: bool) -> MetadataValue:
+    def bool(value: builtins.bool) -> MetadataValue:
         """A boolean."""
         return MetadataValue("bool", bool(value))
 
@@ -130,7 +131,7 @@ class MetadataValue:
         return MetadataValue("json", data)
 
     @staticmethod
-    def timestamp(value: float) -> MetadataValue:
+    def timestamp(value: builtins.float) -> MetadataValue:
         """A POSIX timestamp."""
         return MetadataValue("timestamp", float(value))
 
@@ -200,7 +201,9 @@ def to_metadata_value(value: Any, key: str = "") -> MetadataValue:
     if isinstance(value, int):
         return MetadataValue.int(value)
     if isinstance(value, float):
-        return MetadataValue.float(value) if math.isfinite(value) else MetadataValue.text(value)
+        return (
+            MetadataValue.float(value) if math.isfinite(value) else MetadataValue.text(str(value))
+        )
     if isinstance(value, str):
         return MetadataValue.text(value)
     if isinstance(value, os.PathLike):

@@ -14,6 +14,7 @@ import tomllib
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from flowdev.definitions import Definitions
 from flowdev.errors import FlowdevError, ProjectError
@@ -101,7 +102,7 @@ def load_definitions(project: Project) -> Definitions:
             file=error.filename,
             line=error.lineno,
         ) from None
-    except BaseException as error:  # noqa: BLE001 - user code may raise anything at import
+    except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
             raise
         filename, line = _user_frame(error, project.root)
@@ -115,7 +116,7 @@ def load_definitions(project: Project) -> Definitions:
     return _find_definitions(module, project)
 
 
-def _import(project: Project):  # type: ignore[no-untyped-def]
+def _import(project: Project) -> ModuleType:
     if project.module is not None:
         return importlib.import_module(project.module)
     assert project.file is not None
@@ -130,7 +131,7 @@ def _import(project: Project):  # type: ignore[no-untyped-def]
     return module
 
 
-def _find_definitions(module, project: Project) -> Definitions:  # type: ignore[no-untyped-def]
+def _find_definitions(module: ModuleType, project: Project) -> Definitions:
     found = {name: value for name, value in vars(module).items() if isinstance(value, Definitions)}
     if len(found) == 1:
         return next(iter(found.values()))
@@ -170,4 +171,3 @@ def describe_error(error: FlowdevError) -> dict[str, object]:
         "file": getattr(error, "file", None),
         "line": getattr(error, "line", None),
     }
-

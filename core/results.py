@@ -38,7 +38,9 @@ class MaterializeResult:
         data_version: str | None = None,
         value: Any = None,
     ) -> None:
-        object.__setattr__(self, "asset_key", None if asset_key is None else to_asset_key(asset_key))
+        object.__setattr__(
+            self, "asset_key", None if asset_key is None else to_asset_key(asset_key)
+        )
         object.__setattr__(self, "metadata", metadata)
         object.__setattr__(self, "check_results", tuple(check_results or ()))
         object.__setattr__(self, "data_version", data_version)
@@ -54,14 +56,17 @@ class AssetMaterialization:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __init__(
-        self, asset_key: Any, description: str | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        asset_key: Any,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         object.__setattr__(self, "asset_key", to_asset_key(asset_key))
         object.__setattr__(self, "description", description)
         object.__setattr__(self, "metadata", dict(metadata or {}))
 
 
-class RetryRequested(Exception):  # noqa: N818 (Dagster's name)
+class RetryRequested(Exception):
     """Raise from an asset to retry its step, up to ``max_retries`` times."""
 
     def __init__(self, max_retries: int = 1, seconds_to_wait: float | None = None) -> None:
@@ -70,7 +75,7 @@ class RetryRequested(Exception):  # noqa: N818 (Dagster's name)
         self.seconds_to_wait = seconds_to_wait
 
 
-class Failure(Exception):  # noqa: N818 (Dagster's name)
+class Failure(Exception):
     """Raise from an asset to fail its step with a description and metadata."""
 
     def __init__(

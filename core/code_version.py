@@ -8,12 +8,12 @@ which is much cheaper than `inspect.getsource` per function.
 
 from __future__ import annotations
 
-import ast
-import copy
-import hashlib
 import linecache
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ast
 
 _versions_by_file: dict[str, dict[int, str]] = {}
 
@@ -40,6 +40,8 @@ def forget_file(filename: str) -> None:
 
 
 def _hash_functions_in(filename: str) -> dict[int, str]:
+    import ast  # only when a version is asked for: a load that needs none skips it
+
     source = "".join(linecache.getlines(filename))
     if not source:
         return {}
@@ -65,6 +67,8 @@ def _normalised(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
         and isinstance(body[0].value.value, str)
     ):
         body = body[1:]
+    import copy
+
     clone = copy.copy(node)
     clone.body = body
     clone.decorator_list = []
@@ -72,4 +76,6 @@ def _normalised(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
 
 
 def _hash(text: str) -> str:
+    import hashlib
+
     return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -40,12 +40,19 @@ class _Params:
     def __init__(self, fn: Callable[..., Any], ins: Mapping[str, AssetIn], where: str) -> None:
         code = fn.__code__
         names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-        annotations = getattr(fn, "__annotations__", {})
+        annotations = getattr(fn, "__annotations__", None)
         self.context: str | None = None
         self.config: tuple[str, type] | None = None
         self.resources: dict[str, str] = {}
-        self.inputs: dict[str, AssetKey] = {}
         self.input_managers: dict[str, str] = {}
+        if not annotations and not ins:
+            # The common case, on every load's hot path: plain upstream parameters.
+            if names and names[0] == "context":
+                self.context, names = "context", names[1:]
+            self.inputs = {name: AssetKey(name) for name in names}
+            return
+        annotations = annotations or {}
+        self.inputs = {}
         for position, name in enumerate(names):
             annotation = _resolve(annotations.get(name), fn)
             if _is_context(name, position, annotation):

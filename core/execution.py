@@ -12,12 +12,12 @@ the function returned, so a failed step never replaces the latest stored value.
 
 from __future__ import annotations
 
-import inspect
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import GeneratorType
 from typing import Any
 
 from flowdev.assets import AssetsDefinition
@@ -260,7 +260,7 @@ class _Runner:
         assets_def = step.assets_def
         by_output = dict(zip(assets_def.output_names, assets_def.keys, strict=True))
         outputs: dict[AssetKey, tuple[Any, dict[str, Any]]] = {}
-        items = list(result) if inspect.isgenerator(result) else None
+        items = list(result) if isinstance(result, GeneratorType) else None
         if items is None and isinstance(result, tuple) and len(assets_def.keys) > 1:
             if len(result) != len(assets_def.keys):
                 raise ExecutionError(

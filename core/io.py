@@ -9,20 +9,20 @@ key can name a path outside ``base_dir``.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
-import pickle
 import re
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowdev.errors import ExecutionError
 from flowdev.keys import AssetKey
 from flowdev.resources import ConfigurableResource
+
+if TYPE_CHECKING:
+    import logging
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
@@ -49,6 +49,12 @@ def storage_path(base_dir: str | os.PathLike[str], key: AssetKey, suffix: str = 
     return path
 
 
+def _default_log() -> logging.Logger:
+    import logging
+
+    return logging.getLogger("flowdev")
+
+
 @dataclass(kw_only=True)
 class OutputContext:
     """What an IO manager knows when it stores an output."""
@@ -60,7 +66,7 @@ class OutputContext:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     definition_metadata: Mapping[str, Any] = field(default_factory=dict)
     resources: Any = None
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("flowdev"))
+    log: logging.Logger = field(default_factory=_default_log)
     storage_dir: str | None = None
     added_metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -83,7 +89,7 @@ class InputContext:
     upstream_output: OutputContext | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     resources: Any = None
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("flowdev"))
+    log: logging.Logger = field(default_factory=_default_log)
     storage_dir: str | None = None
 
     @property
@@ -128,6 +134,9 @@ class FilesystemIOManager(ConfigurableIOManager):
         if obj is None:
             return
         path = self._path(context.asset_key, context.storage_dir)
+        import pickle
+        import tempfile
+
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
@@ -141,6 +150,8 @@ class FilesystemIOManager(ConfigurableIOManager):
 
     def load_input(self, context: InputContext) -> Any:
         """Unpickle the stored value, or say which asset has not been materialized."""
+        import pickle
+
         path = self._path(context.asset_key, context.storage_dir)
         try:
             with path.open("rb") as handle:

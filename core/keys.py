@@ -12,7 +12,7 @@ from flowdev.errors import InvalidKeyError
 _VALID_PART = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True, init=False, eq=False)
 class AssetKey:
     """The identity of an asset: a path of string parts, written ``"a/b"``.
 
@@ -21,12 +21,21 @@ class AssetKey:
     """
 
     path: tuple[str, ...]
+    _hash: int = field(repr=False, compare=False)
 
     def __init__(self, path: str | Sequence[str]) -> None:
-        parts = (path,) if isinstance(path, str) else tuple(path)
+        parts = (path,) if path.__class__ is str else tuple(path)  # type: ignore[arg-type]
         if not parts or not all(isinstance(p, str) for p in parts):
             raise InvalidKeyError(f"an asset key needs one or more string parts, got {path!r}")
         object.__setattr__(self, "path", parts)
+        # Keys are hashed constantly (graph dicts, sets); hashing the tuple once is enough.
+        object.__setattr__(self, "_hash", hash(parts))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is AssetKey and self.path == other.path  # type: ignore[attr-defined]
 
     @classmethod
     def from_user_string(cls, text: str) -> AssetKey:

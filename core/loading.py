@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
-import pkgutil
 from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import Any
@@ -84,6 +82,8 @@ def load_assets_from_modules(
 
 
 def _package_modules(package: ModuleType) -> list[ModuleType]:
+    import pkgutil
+
     modules = [package]
     path = getattr(package, "__path__", None)
     if path is not None:
@@ -123,6 +123,8 @@ def load_assets_from_current_module(
     group_name: str | None = None, key_prefix: str | Sequence[str] | None = None
 ) -> list[AssetsDefinition | AssetSpec]:
     """`load_assets_from_modules` over the module that calls it."""
+    import inspect
+
     frame = inspect.stack()[1].frame
     module = inspect.getmodule(frame)
     if module is None:

@@ -6,12 +6,15 @@ the isolated loader will replace it for the app.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import os
 import sys
 import tomllib
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -93,7 +96,8 @@ def load_definitions(project: Project) -> Definitions:
     if root not in sys.path:
         sys.path.insert(0, root)
     try:
-        module = _import(project)
+        with _gc_paused():
+            module = _import(project)
     except FlowdevError:
         raise
     except SyntaxError as error:
@@ -114,6 +118,24 @@ def load_definitions(project: Project) -> Definitions:
             line=line,
         ) from None
     return _find_definitions(module, project)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while user code builds its definitions.
+
+    A project allocates many long-lived objects and no garbage cycles while it loads; the
+    collector's repeated passes over them were half the load time at 10,000 assets. The
+    survivors are frozen so later collections (in a long run) skip them too.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 def _import(project: Project) -> ModuleType:

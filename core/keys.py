@@ -24,7 +24,7 @@ class AssetKey:
     _hash: int = field(repr=False, compare=False)
 
     def __init__(self, path: str | Sequence[str]) -> None:
-        parts = (path,) if path.__class__ is str else tuple(path)  # type: ignore[arg-type]
+        parts = (path,) if path.__class__ is str else tuple(path)
         if not parts or not all(isinstance(p, str) for p in parts):
             raise InvalidKeyError(f"an asset key needs one or more string parts, got {path!r}")
         object.__setattr__(self, "path", parts)
@@ -35,7 +35,7 @@ class AssetKey:
         return self._hash
 
     def __eq__(self, other: object) -> bool:
-        return other.__class__ is AssetKey and self.path == other.path  # type: ignore[attr-defined]
+        return other.__class__ is AssetKey and self.path == other.path
 
     @classmethod
     def from_user_string(cls, text: str) -> AssetKey:

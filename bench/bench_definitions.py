@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,10000")
     args = parser.parse_args()
     python = sys.executable
-    flowdev = shutil.which("flowdev", path=str(Path(python).parent)) or "flowdev"
+    flowdev_bin = shutil.which("flowdev", path=str(Path(python).parent)) or "flowdev"
     work = Path(tempfile.mkdtemp(prefix="flowdev-bench-"))
     # flowdev's own bytecode cached too, as after a normal install (PYTHONDONTWRITEBYTECODE
     # would otherwise recompile it in every process).
@@ -70,7 +70,7 @@ def main() -> None:
         # How flowdev loads a project (`flowdev check`, the loader, a run's worker).
         load = "from flowdev.project import find_project as f, load_definitions as l; l(f('.'))"
         build = timed([python, "-c", load], real_dir, args.repeat)
-        check = timed([flowdev, "check", "-p", str(real_dir)], real_dir, args.repeat)
+        check = timed([flowdev_bin, "check", "-p", str(real_dir)], real_dir, args.repeat)
         print(f"{size:>7} {floor * 1000:>7.0f}ms {build * 1000:>7.0f}ms {build / floor:>5.2f}x"
               f"{'':34}{check * 1000:>6.0f}ms")
     shutil.rmtree(work, ignore_errors=True)

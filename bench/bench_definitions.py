@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth import generate  # noqa: E402
+from synth import generate
 
 
 def timed(command: list[str], cwd: Path, repeat: int) -> float:
@@ -58,21 +58,28 @@ def main() -> None:
 
     bare = timed([python, "-c", "pass"], work, args.repeat)
     imported = timed([python, "-c", "import flowdev"], work, args.repeat)
-    print(f"\nimport flowdev: {imported * 1000:.0f} ms  (bare python {bare * 1000:.0f} ms; "
-          f"flowdev adds {(imported - bare) * 1000:.0f} ms; target < 100 ms)")
+    print(
+        f"\nimport flowdev: {imported * 1000:.0f} ms  (bare python {bare * 1000:.0f} ms; "
+        f"flowdev adds {(imported - bare) * 1000:.0f} ms; target < 100 ms)"
+    )
 
-    print(f"\n{'assets':>7} {'floor':>9} {'flowdev':>9} {'ratio':>6}  (target <= 2.0x at 10,000)"
-          f"   {'check':>8}  (target < 0.6 s at 1,000)")
+    print(
+        f"\n{'assets':>7} {'floor':>9} {'flowdev':>9} {'ratio':>6}  (target <= 2.0x at 10,000)"
+        f"   {'check':>8}  (target < 0.6 s at 1,000)"
+    )
     for size in (int(s) for s in args.sizes.split(",")):
         floor_dir = generate(work, size, floor=True)
         real_dir = generate(work, size)
-        floor = timed([python, "-c", f"import {floor_dir.name}.definitions"], floor_dir, args.repeat)
+        floor_import = f"import {floor_dir.name}.definitions"
+        floor = timed([python, "-c", floor_import], floor_dir, args.repeat)
         # How flowdev loads a project (`flowdev check`, the loader, a run's worker).
         load = "from flowdev.project import find_project as f, load_definitions as l; l(f('.'))"
         build = timed([python, "-c", load], real_dir, args.repeat)
         check = timed([flowdev_bin, "check", "-p", str(real_dir)], real_dir, args.repeat)
-        print(f"{size:>7} {floor * 1000:>7.0f}ms {build * 1000:>7.0f}ms {build / floor:>5.2f}x"
-              f"{'':34}{check * 1000:>6.0f}ms")
+        print(
+            f"{size:>7} {floor * 1000:>7.0f}ms {build * 1000:>7.0f}ms {build / floor:>5.2f}x"
+            f"{'':34}{check * 1000:>6.0f}ms"
+        )
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -52,7 +52,8 @@ def generate(root: Path, count: int, *, floor: bool = False, seed: int = 1) -> P
         )
     (package / "definitions.py").write_text(definitions)
     (project / "pyproject.toml").write_text(
-        f'[project]\nname = "{name}"\nversion = "0"\n\n[tool.flowdev]\nmodule = "{name}.definitions"\n'
+        f'[project]\nname = "{name}"\nversion = "0"\n\n'
+        f'[tool.flowdev]\nmodule = "{name}.definitions"\n'
     )
     # Both twins are timed with their bytecode cached, as a project is on its second load.
     compileall.compile_dir(project, quiet=1)

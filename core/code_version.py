@@ -59,6 +59,9 @@ def _hash_functions_in(filename: str) -> dict[int, str]:
 
 
 def _normalised(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+    import ast
+    import copy
+
     body = node.body
     if (
         body
@@ -67,8 +70,6 @@ def _normalised(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
         and isinstance(body[0].value.value, str)
     ):
         body = body[1:]
-    import copy
-
     clone = copy.copy(node)
     clone.body = body
     clone.decorator_list = []

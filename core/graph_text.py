@@ -1,51 +1,49 @@
 """The asset graph as text for a terminal: boxes on a layered grid, or lanes, or a list.
 
-Three drawings, tried in this order by ``style="auto"`` until one fits the width:
+``style="auto"`` draws the first of these that fits the width:
 
 ``grid``
-    The `flowdev.layout` layers from top to bottom, one box per asset, each edge
-    routed in the gap between two adjacent layers (long edges pass through the
-    layers they skip as plain vertical lines). It shows the shape of the graph best,
-    but a layer of six 15-character keys is already wider than 80 columns, so it is
-    used for small or narrow graphs::
+    The `flowdev.layout` layers top to bottom, a box per asset, every edge routed in
+    the gap between adjacent layers (long edges pass the layers they skip as lines).
+    It shows the shape best, but six 15-character keys side by side already pass 80
+    columns, so it suits small or narrow graphs. A diamond::
 
-              ┌───┐
-              │ a │
-              └─┬─┘
-          ╭─────┴─────╮
-        ┌─▼─┐       ┌─▼─┐
-        │ b │       │ c │
-        └─┬─┘       └─┬─┘
-          ╰─────┬─────╯
-              ┌─▼─┐
-              │ d │
-              └───┘
+            ┌───┐
+            │ a │
+            └─┬─┘
+          ╭───┴───╮
+        ┌─▼─┐   ┌─▼─┐
+        │ b │   │ c │
+        └─┬─┘   └─┬─┘
+          ╰──╮ ╭──╯
+           ┌─▼─▼─┐
+           │  d  │
+           └─────┘
 
 ``lanes``
-    One asset per row in a topological order that follows chains (as ``git log
-    --graph`` and Sapling's renderdag do), one vertical lane per pending edge. Its
-    width grows with the number of edges open at once, not with the widest layer,
-    so 10 to 40 assets nearly always fit in 80 columns, and a row per asset is what
-    a scrolling, cursor-driven view wants. Rows and lanes keep the layout's
-    left-to-right order, which the crossing reduction already untangled.
+    An asset per row, in a topological order that finishes a chain before starting
+    the next, and a lane per edge still open (like ``git log --graph``). Its width
+    grows with the edges open at once rather than with the widest layer, so 10-40
+    assets nearly always fit in 80 columns; rows follow the layout's crossing-reduced
+    order. A row per asset is also what a scrolling, cursor-driven view wants.
 
 ``list``
-    One numbered row per asset with the numbers of its parents: for graphs so
-    tangled that any drawing would be wider than the screen.
+    A numbered row per asset with its parents' numbers, for graphs so tangled that
+    any drawing would be wider than the screen.
 
-Edges are never ambiguous: every edge flows downwards; a junction is drawn with a
-three-armed glyph (``├ ┤ ┬ ┴`` or a corner) and joins lines of the same edges (a
-fork under its source, a merge above its target), while ``┼`` is only ever a
-crossing of two unrelated lines. A reader (or `tests/test_graph_text.py`) can trace
-each edge from its source by never going up and going straight through ``┼``.
+No drawing is ambiguous: edges only flow down; ``├ ┤ ┬ ┴`` and corners join lines of
+the same edges (a fork under its source, a merge into its target), while ``┼`` is
+only ever two unrelated lines crossing. So a reader (or the tracer in
+`tests/test_graph_text.py`) finds each edge's target by following its lines down,
+straight on through ``┼``.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from graphlib import CycleError, TopologicalSorter
 from typing import Literal
 
 from flowdev.graph import AssetGraph
@@ -97,8 +95,9 @@ def render_graph(
     if style in ("auto", "grid"):
         lines = _grid(layout, texts, budget if style == "auto" else None)
     if lines is None and style in ("auto", "grid", "lanes"):
-        # Auto keeps at least half the width for the text after the lanes.
-        lines = _lanes(layout, texts, budget // 4 if style == "auto" else None)
+        # A line may run past the width only where a list's line would too.
+        limit = max(budget, 3 + max(map(len, texts.values())))
+        lines = _lanes(layout, texts, limit if style == "auto" else None)
     if lines is None:
         lines = _numbered_list(layout, texts)
     return "\n".join(lines)
@@ -113,8 +112,9 @@ def _node_texts(
         text = f"{labels[key]} {key}" if labels.get(key) else str(key)
         if len(groups) > 1:
             text += f" [{graph.node(key).group_name}]"
-        hidden_up = len(graph.parents(key)) - len(layout.parents(key))
-        hidden_down = len(graph.children(key)) - len(layout.children(key))
+        # Sets: a parent listed twice is one edge.
+        hidden_up = len(set(graph.parents(key))) - len(layout.parents(key))
+        hidden_down = len(set(graph.children(key))) - len(layout.children(key))
         text += f" ↑{hidden_up}" if hidden_up else ""
         text += f" ↓{hidden_down}" if hidden_down else ""
         texts[key] = text
@@ -164,11 +164,7 @@ def _grid(layout: Layout, texts: Mapping[AssetKey, str], max_width: int | None) 
     if max_width is not None and max(sum(row) + 2 * len(row) - 2 for row in widths) > max_width:
         return None  # even packed tight, a layer would not fit
     lefts = _place(widths, ups, downs)
-    total = max(
-        left + w
-        for row_l, row_w in zip(lefts, widths, strict=True)
-        for left, w in zip(row_l, row_w, strict=True)
-    )
+    total = max(row_l[-1] + row_w[-1] for row_l, row_w in zip(lefts, widths, strict=True))
     if max_width is not None and total > max_width:
         return None
     lines: list[str] = []
@@ -248,7 +244,8 @@ def _pack(widths: list[int], wanted: list[float]) -> list[int]:
     """
     offsets = [0]
     for a, b in itertools.pairwise(widths):
-        offsets.append(offsets[-1] + a + (2 if a > 1 or b > 1 else 1))
+        # Three blank columns between boxes: ports then sit evenly between them.
+        offsets.append(offsets[-1] + a + (a > 1) + (b > 1) + 1)
     blocks: list[list[float]] = []  # [value, weight, size]
     for want, offset, w in zip(wanted, offsets, widths, strict=True):
         blocks.append([want - offset, 1.0 if w > 1 else 3.0, 1])
@@ -265,19 +262,15 @@ def _pack(widths: list[int], wanted: list[float]) -> list[int]:
 def _route(
     pairs: tuple[tuple[int, int], ...], sources: list[int], targets: list[int], total: int
 ) -> list[str] | None:
-    """The rows between two layers: each bent link gets a horizontal on its own row.
+    """The rows between two layers, given each upper node's port column (``sources``)
+    and each link's own port column on its lower node (``targets``).
 
-    ``sources`` holds each upper node's port column, ``targets`` each link's own port
-    column on its lower node. A row may hold several horizontals that do not touch,
-    and the two innermost bends of a fork may share its last row. Ordering rules keep
-    it unambiguous and tidy:
-
-    - where an upper node's port is straight above another link's port, all of the
-      upper's bends come first, so the two lines never overlap;
-    - a fork bends its farthest links first and a box's incoming links bend nearest
-      first, so a node's own links never cross each other.
-
-    None if those rules contradict each other (the caller then draws lanes).
+    Each bent link gets a horizontal on a row; a row holds horizontals that do not
+    touch, or the two innermost bends of a fork on its last row. Where an upper port
+    is straight above another link's port, all of the upper's bends come first, so
+    the lines never overlap. A fork bends its farthest links first and a box takes
+    its nearest first, so a node's own links never cross. None if those rules
+    contradict each other (the caller then draws lanes).
     """
     links = [(u, v, sources[u], t) for (u, v), t in zip(pairs, targets, strict=True)]
     bends = [link for link in links if link[2] != link[3]]
@@ -292,38 +285,35 @@ def _route(
         by_lower[v].append(b)
         bend_at[t] = b
     must: set[tuple[int, int]] = set()
-    for u, group in by_upper.items():
-        below = bend_at.get(sources[u])
-        if below is not None:
-            must.update((a, below) for a in group)
     nice: set[tuple[int, int]] = set()
     shared: set[frozenset[int]] = set()
     for u, group in by_upper.items():
-        left = sorted((b for b in group if dst[b] < sources[u]), key=dst.__getitem__)
-        right = sorted((b for b in group if dst[b] > sources[u]), key=lambda b: -dst[b])
-        nice.update(itertools.pairwise(left))
-        nice.update(itertools.pairwise(right))
-        if left and right and sources[u] not in straight:
-            shared.add(frozenset((left[-1], right[-1])))
+        below = bend_at.get(sources[u])
+        must.update((a, below) for a in group if below is not None)
+        port = sources[u]
+        sides = [[b for b in group if (dst[b] > port) == right] for right in (False, True)]
+        for side in sides:  # farthest first
+            side.sort(key=lambda b: -abs(dst[b] - port))
+            nice.update(itertools.pairwise(side))
+        if all(sides) and port not in straight:
+            shared.add(frozenset((sides[0][-1], sides[1][-1])))
     for group in by_lower.values():
-        left = sorted((b for b in group if src[b] < dst[b]), key=lambda b: -src[b])
-        right = sorted((b for b in group if src[b] > dst[b]), key=src.__getitem__)
-        nice.update(itertools.pairwise(left))
-        nice.update(itertools.pairwise(right))
-    order = _topological(len(bends), must | nice)
-    if order is None:
+        for right in (False, True):  # nearest first
+            side = sorted(
+                (b for b in group if (src[b] > dst[b]) == right), key=lambda b: abs(src[b] - dst[b])
+            )
+            nice.update(itertools.pairwise(side))
+    before = _topological(len(bends), must | nice)
+    if before is None:
         # Without the nice ordering a shared corner might not be a fork's last row.
-        order, shared, nice = _topological(len(bends), must), set(), set()
-    if order is None:
+        before, shared = _topological(len(bends), must), set()
+    if before is None:
         return None
-    before: dict[int, list[int]] = defaultdict(list)
-    for a, b in must | nice:
-        before[b].append(a)
     row_of = [0] * len(bends)
     rows: list[list[int]] = []  # the bends drawn on each row
-    for b in order:
+    for b, earlier in before.items():
         lo, hi = min(src[b], dst[b]), max(src[b], dst[b])
-        row = max((row_of[a] + 1 for a in before[b]), default=0)
+        row = max((row_of[a] + 1 for a in earlier), default=0)
         while row < len(rows) and any(
             lo <= max(src[o], dst[o]) and min(src[o], dst[o]) <= hi and {b, o} not in shared
             for o in rows[row]
@@ -353,33 +343,25 @@ def _route(
     return ["".join(_GLYPHS.get(cell, " ") for cell in line).rstrip() for line in bits]
 
 
-def _topological(count: int, before: set[tuple[int, int]]) -> list[int] | None:
-    """``range(count)`` ordered so each ``(a, b)`` has a first; ties by number; None on a cycle."""
-    waiting = [0] * count
-    after: dict[int, list[int]] = defaultdict(list)
-    for a, b in before:
-        waiting[b] += 1
-        after[a].append(b)
-    ready = [b for b in range(count) if not waiting[b]]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        a = heapq.heappop(ready)
-        order.append(a)
-        for b in after[a]:
-            waiting[b] -= 1
-            if not waiting[b]:
-                heapq.heappush(ready, b)
-    return order if len(order) == count else None
+def _topological(count: int, pairs: set[tuple[int, int]]) -> dict[int, list[int]] | None:
+    """What must come before each of ``range(count)``, in an order that puts every ``a``
+    of ``(a, b)`` before ``b``; None if the pairs make a cycle."""
+    before: dict[int, list[int]] = {b: [] for b in range(count)}
+    for a, b in sorted(pairs):
+        before[b].append(a)
+    try:
+        return {b: before[b] for b in TopologicalSorter(before).static_order()}
+    except CycleError:
+        return None
 
 
 # -- lanes ---------------------------------------------------------------------------------
 
 
 def _lanes(
-    layout: Layout, texts: Mapping[AssetKey, str], max_lanes: int | None
+    layout: Layout, texts: Mapping[AssetKey, str], max_width: int | None
 ) -> list[str] | None:
-    """One row per asset; None if more than ``max_lanes`` lanes would be open at once."""
+    """One row per asset; None if a line would be wider than ``max_width``."""
     order = _row_order(layout)
     row_of = {key: i for i, key in enumerate(order)}
     lanes: list[tuple[AssetKey, AssetKey] | None] = []  # the edge each column carries
@@ -430,8 +412,10 @@ def _lanes(
             if forks:
                 marks = {c: "┬" for c in forks[:-1]} | {column: "├", forks[-1]: "╮"}
                 draw(marks, (column, forks[-1]))
-        if max_lanes is not None and len(lanes) > max_lanes:
+        if max_width is not None and len(lines[-1]) > max_width:
             return None
+    if max_width is not None and max(map(len, lines)) > max_width:
+        return None
     return lines
 
 

@@ -90,3 +90,20 @@ def storage_dir(tmp_path: Path) -> str:
     path = tmp_path / "storage"
     path.mkdir()
     return str(path)
+
+
+# The sample project's materializable assets (fare_rates is external).
+TAXI_ASSETS = {
+    "raw_zones",
+    "raw_trips",
+    "raw_weather",
+    "zones",
+    "trips_clean",
+    "trips_enriched",
+    "borough_stats",
+    "hourly_stats",
+    "trip_duration_model",
+    "daily_summary",
+    "zone_leaderboard",
+    "fare_anomalies",
+}

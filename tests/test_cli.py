@@ -10,26 +10,12 @@ from typing import Any
 
 import flowdev
 import pytest
+from conftest import TAXI_ASSETS
 
 FLOWDEV_SCRIPT = Path(sys.executable).with_name("flowdev")
 FLOWDEV = (
     [str(FLOWDEV_SCRIPT)] if FLOWDEV_SCRIPT.exists() else [sys.executable, "-m", "flowdev.cli"]
 )
-
-TAXI_ASSETS = {
-    "raw_zones",
-    "raw_trips",
-    "raw_weather",
-    "zones",
-    "trips_clean",
-    "trips_enriched",
-    "borough_stats",
-    "hourly_stats",
-    "trip_duration_model",
-    "daily_summary",
-    "zone_leaderboard",
-    "fare_anomalies",
-}
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import TAXI_ASSETS
 from flowdev import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -29,20 +30,6 @@ from flowdev import (
 from flowdev.events import EventKind, RunEvent
 from flowdev.materialize import ExecuteInProcessResult, materialize
 
-TAXI_ASSETS = {
-    "raw_zones",
-    "raw_trips",
-    "raw_weather",
-    "zones",
-    "trips_clean",
-    "trips_enriched",
-    "borough_stats",
-    "hourly_stats",
-    "trip_duration_model",
-    "daily_summary",
-    "zone_leaderboard",
-    "fare_anomalies",
-}
 FAST_MODEL = {
     "ops": {"trip_duration_model": {"config": {"iterations": 2, "seconds_per_iteration": 0}}}
 }

@@ -1,0 +1,388 @@
+"""The loaded definitions as plain data: what the app, the CLI and statuses read.
+
+A `DefinitionsSnapshot` is built where the user's code was imported (the loader's child
+process, or a worker) and crosses process boundaries as JSON. It holds no functions,
+resources or secret values: only names, keys, policies, code versions and where each
+definition lives, so the process that reads it never has to import user code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flowdev.graph import AssetGraph, AssetNode
+from flowdev.keys import AssetKey
+
+if TYPE_CHECKING:
+    from flowdev.definitions import Definitions
+
+SNAPSHOT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetSnapshot:
+    """One asset as the app shows it."""
+
+    key: AssetKey
+    deps: tuple[AssetKey, ...] = ()
+    group: str = "default"
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    kinds: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    is_external: bool = False
+    op_name: str | None = None
+    code_version: str | None = None
+    source_file: str | None = None
+    source_line: int | None = None
+    freshness_policy: Mapping[str, Any] | None = None
+    retry_policy: Mapping[str, Any] | None = None
+    io_manager_key: str | None = None
+    checks: tuple[str, ...] = ()
+    required_resource_keys: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> str | None:
+        """``"path:line"`` of the function that defines it, if any."""
+        if self.source_file is None:
+            return None
+        return f"{self.source_file}:{self.source_line}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (keys as ``"a/b"`` strings)."""
+        return {
+            "key": self.key.to_user_string(),
+            "deps": [dep.to_user_string() for dep in self.deps],
+            "group": self.group,
+            "description": self.description,
+            "tags": dict(self.tags),
+            "kinds": list(self.kinds),
+            "owners": list(self.owners),
+            "metadata": dict(self.metadata),
+            "is_external": self.is_external,
+            "op_name": self.op_name,
+            "code_version": self.code_version,
+            "source_file": self.source_file,
+            "source_line": self.source_line,
+            "freshness_policy": self.freshness_policy,
+            "retry_policy": self.retry_policy,
+            "io_manager_key": self.io_manager_key,
+            "checks": list(self.checks),
+            "required_resource_keys": list(self.required_resource_keys),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AssetSnapshot:
+        """Inverse of `to_json`."""
+        return cls(
+            key=AssetKey.from_user_string(data["key"]),
+            deps=tuple(AssetKey.from_user_string(dep) for dep in data["deps"]),
+            group=data["group"],
+            description=data["description"],
+            tags=data["tags"],
+            kinds=tuple(data["kinds"]),
+            owners=tuple(data["owners"]),
+            metadata=data["metadata"],
+            is_external=data["is_external"],
+            op_name=data["op_name"],
+            code_version=data["code_version"],
+            source_file=data["source_file"],
+            source_line=data["source_line"],
+            freshness_policy=data["freshness_policy"],
+            retry_policy=data["retry_policy"],
+            io_manager_key=data["io_manager_key"],
+            checks=tuple(data["checks"]),
+            required_resource_keys=tuple(data["required_resource_keys"]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckSnapshot:
+    """One asset check."""
+
+    asset_key: AssetKey
+    name: str
+    description: str | None = None
+    blocking: bool = False
+    source_file: str | None = None
+    source_line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {
+            "asset_key": self.asset_key.to_user_string(),
+            "name": self.name,
+            "description": self.description,
+            "blocking": self.blocking,
+            "source_file": self.source_file,
+            "source_line": self.source_line,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CheckSnapshot:
+        """Inverse of `to_json`."""
+        return cls(**{**data, "asset_key": AssetKey.from_user_string(data["asset_key"])})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSnapshot:
+    """A job: ``asset_keys`` for asset jobs, empty for op jobs."""
+
+    name: str
+    description: str | None = None
+    asset_keys: tuple[AssetKey, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "asset_keys": [key.to_user_string() for key in self.asset_keys],
+            "tags": dict(self.tags),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobSnapshot:
+        """Inverse of `to_json`."""
+        keys = tuple(AssetKey.from_user_string(key) for key in data["asset_keys"])
+        return cls(**{**data, "asset_keys": keys})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleSnapshot:
+    """A schedule (``cron_schedule``) or a sensor (``interval_seconds``) and its job."""
+
+    name: str
+    kind: str  # "schedule" or "sensor"
+    job_name: str | None = None
+    cron_schedule: str | None = None
+    timezone: str | None = None
+    interval_seconds: int | None = None
+    default_status: str = "STOPPED"
+    description: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "job_name": self.job_name,
+            "cron_schedule": self.cron_schedule,
+            "timezone": self.timezone,
+            "interval_seconds": self.interval_seconds,
+            "default_status": self.default_status,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ScheduleSnapshot:
+        """Inverse of `to_json`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DefinitionsSnapshot:
+    """Everything known about a project's definitions, without its code.
+
+    ``assets`` are in topological order. ``undefined_dependency_keys`` are the external
+    assets that exist only because something depends on them (``flowdev check`` warns
+    about each). ``load_seconds`` is how long importing the definitions took.
+    """
+
+    assets: tuple[AssetSnapshot, ...]
+    checks: tuple[CheckSnapshot, ...] = ()
+    jobs: tuple[JobSnapshot, ...] = ()
+    schedules: tuple[ScheduleSnapshot, ...] = ()
+    resource_keys: tuple[str, ...] = ()
+    undefined_dependency_keys: tuple[AssetKey, ...] = ()
+    load_seconds: float = 0.0
+    _index: dict[AssetKey, AssetSnapshot] = field(default_factory=dict, repr=False, compare=False)
+    _graph: list[AssetGraph] = field(default_factory=list, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._index.update((asset.key, asset) for asset in self.assets)
+
+    def __len__(self) -> int:
+        return len(self.assets)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    @property
+    def keys(self) -> tuple[AssetKey, ...]:
+        """Every asset key, in topological order."""
+        return tuple(asset.key for asset in self.assets)
+
+    def get(self, key: AssetKey) -> AssetSnapshot:
+        """The asset ``key`` (KeyError if there is none)."""
+        return self._index[key]
+
+    @property
+    def asset_graph(self) -> AssetGraph:
+        """The dependency graph, for selections and layout (built once)."""
+        if not self._graph:
+            self._graph.append(
+                AssetGraph(
+                    AssetNode(
+                        key=asset.key,
+                        parents=asset.deps,
+                        group_name=asset.group,
+                        tags=asset.tags,
+                        kinds=frozenset(asset.kinds),
+                        owners=asset.owners,
+                        is_external=asset.is_external,
+                    )
+                    for asset in self.assets
+                )
+            )
+        return self._graph[0]
+
+    @property
+    def code_fingerprint(self) -> str:
+        """A short hash of every asset's key and code version: what a run was launched with."""
+        digest = hashlib.sha1(usedforsecurity=False)
+        for asset in sorted(self.assets, key=lambda a: a.key):
+            digest.update(f"{asset.key.to_user_string()}={asset.code_version}\n".encode())
+        return digest.hexdigest()[:12]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form that crosses process boundaries."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "assets": [asset.to_json() for asset in self.assets],
+            "checks": [check.to_json() for check in self.checks],
+            "jobs": [job.to_json() for job in self.jobs],
+            "schedules": [schedule.to_json() for schedule in self.schedules],
+            "resource_keys": list(self.resource_keys),
+            "undefined_dependency_keys": [
+                key.to_user_string() for key in self.undefined_dependency_keys
+            ],
+            "load_seconds": self.load_seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DefinitionsSnapshot:
+        """Inverse of `to_json`."""
+        return cls(
+            assets=tuple(AssetSnapshot.from_json(asset) for asset in data["assets"]),
+            checks=tuple(CheckSnapshot.from_json(check) for check in data["checks"]),
+            jobs=tuple(JobSnapshot.from_json(job) for job in data["jobs"]),
+            schedules=tuple(ScheduleSnapshot.from_json(s) for s in data["schedules"]),
+            resource_keys=tuple(data["resource_keys"]),
+            undefined_dependency_keys=tuple(
+                AssetKey.from_user_string(key) for key in data["undefined_dependency_keys"]
+            ),
+            load_seconds=data["load_seconds"],
+        )
+
+
+def build_snapshot(defs: Definitions, *, load_seconds: float = 0.0) -> DefinitionsSnapshot:
+    """Describe ``defs`` as plain data (run where the user's code was imported)."""
+    from flowdev.metadata import metadata_to_json, normalize_metadata
+
+    graph = defs.asset_graph
+    checks_by_asset: dict[AssetKey, list[str]] = {}
+    checks = []
+    for check in defs.asset_checks:
+        spec = check.spec
+        checks_by_asset.setdefault(spec.asset_key, []).append(spec.name)
+        code = getattr(check.fn, "__code__", None)
+        checks.append(
+            CheckSnapshot(
+                asset_key=spec.asset_key,
+                name=spec.name,
+                description=spec.description,
+                blocking=spec.blocking,
+                source_file=code.co_filename if code else None,
+                source_line=code.co_firstlineno if code else None,
+            )
+        )
+    assets = []
+    for key in graph.keys:
+        node = graph.node(key)
+        spec = defs.get_spec(key)
+        common: dict[str, Any] = {
+            "key": key,
+            "deps": node.parents,
+            "group": node.group_name,
+            "description": spec.description,
+            "tags": dict(spec.tags),
+            "kinds": tuple(sorted(spec.kinds)),
+            "owners": spec.owners,
+            "metadata": metadata_to_json(normalize_metadata(spec.metadata)),
+            "freshness_policy": spec.freshness_policy.to_json() if spec.freshness_policy else None,
+            "checks": tuple(checks_by_asset.get(key, ())),
+        }
+        if defs.is_external(key):
+            assets.append(AssetSnapshot(is_external=True, **common))
+            continue
+        assets_def = defs.get_assets_def(key)
+        source_file, source_line = assets_def.source
+        retry = assets_def.retry_policy
+        assets.append(
+            AssetSnapshot(
+                op_name=assets_def.op_name,
+                code_version=assets_def.code_version_of(key),
+                source_file=source_file,
+                source_line=source_line,
+                retry_policy=retry.to_json() if retry is not None else None,
+                io_manager_key=assets_def.io_manager_keys[assets_def.keys.index(key)],
+                required_resource_keys=tuple(sorted(assets_def.required_resource_keys)),
+                **common,
+            )
+        )
+    return DefinitionsSnapshot(
+        assets=tuple(assets),
+        checks=tuple(checks),
+        jobs=tuple(_job_snapshot(defs, job) for job in defs.jobs),
+        schedules=tuple(_schedule_snapshots(defs)),
+        resource_keys=tuple(sorted(defs.resources)),
+        undefined_dependency_keys=tuple(defs.undefined_dependency_keys),
+        load_seconds=load_seconds,
+    )
+
+
+def _job_snapshot(defs: Definitions, job: Any) -> JobSnapshot:
+    from flowdev.selection import coerce_selection
+
+    selection = getattr(job, "selection", None)
+    keys: tuple[AssetKey, ...] = ()
+    if selection is not None:
+        selected = coerce_selection(selection).resolve(defs.asset_graph)
+        keys = tuple(defs.asset_graph.toposort(selected))
+    return JobSnapshot(
+        name=job.name, description=job.description, asset_keys=keys, tags=dict(job.tags)
+    )
+
+
+def _schedule_snapshots(defs: Definitions) -> list[ScheduleSnapshot]:
+    found = []
+    for schedule in defs.schedules:
+        found.append(
+            ScheduleSnapshot(
+                name=schedule.name,
+                kind="schedule",
+                job_name=schedule.job_name or getattr(schedule.job, "name", None),
+                cron_schedule=schedule.cron_schedule,
+                timezone=schedule.execution_timezone,
+                default_status=schedule.default_status.value,
+                description=schedule.description,
+            )
+        )
+    for sensor in defs.sensors:
+        found.append(
+            ScheduleSnapshot(
+                name=sensor.name,
+                kind="sensor",
+                job_name=sensor.job_name or getattr(sensor.job, "name", None),
+                interval_seconds=sensor.minimum_interval_seconds,
+                default_status=sensor.default_status.value,
+                description=sensor.description,
+            )
+        )
+    return found

@@ -19,6 +19,7 @@ from flowdev import __version__
 from flowdev.definitions import Definitions
 from flowdev.errors import FlowdevError, close_matches, did_you_mean
 from flowdev.project import Project, describe_error, find_project, load_definitions
+from flowdev.storage import RunStatus, Storage
 
 app = typer.Typer(
     name="flowdev",
@@ -230,6 +231,165 @@ def graph(
     keys = _select(defs, select, False)
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     typer.echo(render_graph(defs.asset_graph, keys, width=width))
+
+
+# -- runs --------------------------------------------------------------------------------
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Run config: a JSON, YAML or TOML file.", exists=False),
+]
+
+
+@app.command()
+def materialize(
+    project_dir: ProjectOption = Path("."),
+    module: ModuleOption = None,
+    file: FileOption = None,
+    select: SelectOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Materialize the selected assets (all by default) in a worker, streaming its logs.
+
+    Exits 0 when the run succeeds, 1 when it fails or is canceled (Ctrl-C cancels it).
+    """
+    from flowdev import run_commands
+    from flowdev.snapshot import fingerprint_of
+
+    project, defs = load(project_dir, module, file, as_json)
+    keys = [k for k in _select(defs, select, as_json) if not defs.is_external(k)]
+    if not keys:
+        fail(
+            FlowdevError(f"the selection {select!r} has no assets flowdev can materialize"), as_json
+        )
+    try:
+        run_config = run_commands.read_run_config(config)
+        storage = run_commands.open_storage(project)
+    except FlowdevError as error:
+        fail(error, as_json)
+    code = run_commands.materialize_and_watch(
+        storage,
+        project,
+        [k.to_user_string() for k in keys],
+        selection=select or "*",
+        run_config=run_config,
+        as_json=as_json,
+        code_fingerprint=fingerprint_of(defs),
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def runs(
+    project_dir: ProjectOption = Path("."),
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List recent runs, newest first."""
+    from flowdev import run_commands
+
+    storage = _storage(project_dir, as_json)
+    found = storage.list_runs(limit)
+    if as_json:
+        typer.echo(json.dumps([run.to_json() for run in found]))
+        return
+    if not found:
+        typer.echo("no runs yet: `flowdev materialize` starts one")
+        return
+    _print_table(
+        ["RUN", "STATUS", "SELECTION", "ASSETS", "STARTED", "DURATION", "PID", "PARENT"],
+        run_commands.format_runs_table(found),
+    )
+
+
+@app.command()
+def logs(
+    run_id: Annotated[str, typer.Argument(help="A run id (a unique prefix is enough).")],
+    project_dir: ProjectOption = Path("."),
+    follow: Annotated[
+        bool, typer.Option("--follow", "-F", help="Keep printing until the run ends.")
+    ] = False,
+) -> None:
+    """Print a run's events and compute logs, interleaved in the order they happened."""
+    from flowdev import run_commands
+
+    storage = _storage(project_dir, False)
+    try:
+        run = run_commands.follow_log(storage, run_id, follow)
+    except FlowdevError as error:
+        fail(error, False)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    raise typer.Exit(0 if run.status in (RunStatus.SUCCESS, RunStatus.STARTED) else 1)
+
+
+@app.command()
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="A run id (a unique prefix is enough).")],
+    project_dir: ProjectOption = Path("."),
+    grace: Annotated[
+        float, typer.Option("--grace", help="Seconds to wait before killing the worker.")
+    ] = 10.0,
+) -> None:
+    """Cancel a queued or running run (SIGTERM, then SIGKILL after the grace period)."""
+    from flowdev.launcher import cancel_run
+
+    storage = _storage(project_dir, False)
+    try:
+        before = storage.get_run(run_id)
+        run = cancel_run(storage, before.run_id, grace_seconds=grace)
+    except FlowdevError as error:
+        fail(error, False)
+    if not before.status.is_active:
+        typer.echo(f"run {run.run_id[:8]} had already ended: {run.status.value}")
+        raise typer.Exit(1)
+    typer.echo(f"run {run.run_id[:8]} {run.status.value}")
+
+
+@app.command()
+def reexecute(
+    run_id: Annotated[str, typer.Argument(help="A run id (a unique prefix is enough).")],
+    project_dir: ProjectOption = Path("."),
+    module: ModuleOption = None,
+    file: FileOption = None,
+    from_failure: Annotated[
+        bool, typer.Option("--from-failure", help="Only the steps that failed or never ran.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a past run's assets again, as a new run linked to it."""
+    from flowdev import run_commands
+    from flowdev.snapshot import fingerprint_of
+
+    project, defs = load(project_dir, module, file, as_json)
+    try:
+        storage = run_commands.open_storage(project)
+        parent = storage.get_run(run_id)
+        keys = run_commands.reexecution_keys(storage, parent, from_failure)
+    except FlowdevError as error:
+        fail(error, as_json)
+    code = run_commands.materialize_and_watch(
+        storage,
+        project,
+        keys,
+        selection=f"re-execution of {parent.run_id[:8]}"
+        + (" from failure" if from_failure else ""),
+        run_config=dict(parent.run_config),
+        as_json=as_json,
+        parent=parent,
+        code_fingerprint=fingerprint_of(defs),
+    )
+    raise typer.Exit(code)
+
+
+def _storage(project_dir: Path, as_json: bool) -> Storage:
+    from flowdev import run_commands
+
+    try:
+        return run_commands.open_storage(find_project(project_dir))
+    except FlowdevError as error:
+        fail(error, as_json)
 
 
 def main() -> None:

@@ -15,7 +15,8 @@ Each class owns its message: it says what is wrong, where, and how to fix it.
     ├── ConfigError                 run config or resource fields fail validation
     │   └── EnvVarError             an `EnvVar` names an unset environment variable
     ├── ProjectError                flowdev cannot find or import the project's `Definitions`
-    └── ExecutionError              a run cannot proceed (e.g. an input was never materialized)
+    ├── ExecutionError              a run cannot proceed (e.g. an input was never materialized)
+    └── StorageError                the instance database is unreadable, too new, or lacks a run
 """
 
 from __future__ import annotations
@@ -120,3 +121,7 @@ def did_you_mean(suggestions: list[str]) -> str:
     if not suggestions:
         return ""
     return " Did you mean " + " or ".join(f"{s!r}" for s in suggestions) + "?"
+
+
+class StorageError(FlowdevError):
+    """The instance database cannot be used, or lacks what was asked for."""

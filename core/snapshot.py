@@ -9,7 +9,7 @@ definition lives, so the process that reads it never has to import user code.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -245,10 +245,7 @@ class DefinitionsSnapshot:
     @property
     def code_fingerprint(self) -> str:
         """A short hash of every asset's key and code version: what a run was launched with."""
-        digest = hashlib.sha1(usedforsecurity=False)
-        for asset in sorted(self.assets, key=lambda a: a.key):
-            digest.update(f"{asset.key.to_user_string()}={asset.code_version}\n".encode())
-        return digest.hexdigest()[:12]
+        return _fingerprint((asset.key, asset.code_version) for asset in self.assets)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form that crosses process boundaries."""
@@ -279,6 +276,21 @@ class DefinitionsSnapshot:
             ),
             load_seconds=data["load_seconds"],
         )
+
+
+def fingerprint_of(defs: Definitions) -> str:
+    """`DefinitionsSnapshot.code_fingerprint` of ``defs``, without building the snapshot."""
+    return _fingerprint(
+        (key, None if defs.is_external(key) else defs.get_assets_def(key).code_version_of(key))
+        for key in defs.asset_graph.keys
+    )
+
+
+def _fingerprint(versions: Iterable[tuple[AssetKey, str | None]]) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    for key, version in sorted(versions, key=lambda pair: pair[0]):
+        digest.update(f"{key.to_user_string()}={version}\n".encode())
+    return digest.hexdigest()[:12]
 
 
 def build_snapshot(defs: Definitions, *, load_seconds: float = 0.0) -> DefinitionsSnapshot:

@@ -1,0 +1,289 @@
+"""A run's worker process: ``python -m flowdev.worker HOME RUN_ID``.
+
+The worker loads the project's definitions itself (the code as of launch), plans the
+run's assets, executes the plan in this process and writes every event to storage as it
+happens. Each step's stdout and stderr (``print``, ``logging``, and the output of
+subprocesses the asset starts) go straight to the step's compute-log file: the file
+descriptors themselves are redirected, so nothing is buffered in between.
+
+SIGTERM cancels: the running step is interrupted and recorded as canceled, the rest are
+not started, and the run ends CANCELED. Whatever else ends the worker (SIGKILL, a
+segfault, OOM) is detected by the launcher, which marks the run failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from flowdev.events import EventKind, RunEvent
+from flowdev.storage import ACTIVE_STATUSES, RunRecord, RunStatus, Storage
+
+
+class RunCanceled(BaseException):
+    """Raised in the worker's main thread by SIGTERM.
+
+    A BaseException, so the executor's handling of step errors (``except Exception``)
+    does not mistake a cancel for a failure and retry it.
+    """
+
+
+class _ComputeLogs:
+    """Points file descriptors 1 and 2 at the current step's log file."""
+
+    def __init__(self, storage: Storage, run_id: str) -> None:
+        self._storage = storage
+        self._run_id = run_id
+        storage.compute_log_dir(run_id).mkdir(parents=True, exist_ok=True)
+        self._file: IO[bytes] | None = None
+        self.path: Path | None = None
+        self.switch(None)
+
+    def switch(self, step_key: str | None) -> None:
+        """Send everything written from now on to ``step_key``'s log (None: the run's)."""
+        _flush_std_streams()
+        path = self._storage.compute_log_path(self._run_id, step_key)
+        if path == self.path:
+            return
+        new_file = open(path, "ab", buffering=0)  # noqa: SIM115 - lives until the next switch
+        os.dup2(new_file.fileno(), 1)
+        os.dup2(new_file.fileno(), 2)
+        if self._file is not None:
+            self._file.close()
+        self._file, self.path = new_file, path
+
+    def offset(self) -> int:
+        """How many bytes the current log holds: where the next event sits among them."""
+        _flush_std_streams()
+        return os.fstat(1).st_size
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+
+
+class _EventWriter:
+    """Completes each event with what storage and statuses need, then stores it."""
+
+    def __init__(self, storage: Storage, run: RunRecord, logs: _ComputeLogs) -> None:
+        self.storage = storage
+        self.run = run
+        self.logs = logs
+        self.current_step: str | None = None
+        # Filled once the plan is known: each step's asset keys, each asset's parents.
+        self.step_asset_keys: dict[str, list[str]] = {}
+        self.parents: dict[str, list[str]] = {}
+        self.data_versions: dict[str, str] = {
+            key: state.data_version
+            for key, state in storage.asset_states().items()
+            if state.data_version is not None
+        }
+        self._storing = False
+        self.cancel_requested = False
+
+    def __call__(self, event: RunEvent) -> None:
+        kind = event.kind
+        data = dict(event.data)
+        if kind is EventKind.STEP_START and event.step_key is not None:
+            self.logs.switch(event.step_key)
+            self.current_step = event.step_key
+        elif kind in (EventKind.STEP_FAILURE, EventKind.STEP_SKIPPED, EventKind.STEP_CANCELED):
+            data.setdefault("asset_keys", self.step_asset_keys.get(event.step_key or "", []))
+        elif kind is EventKind.ASSET_MATERIALIZATION and event.asset_key is not None:
+            key = event.asset_key.to_user_string()
+            data["input_versions"] = {
+                parent: self.data_versions[parent]
+                for parent in self.parents.get(key, ())
+                if parent in self.data_versions
+            }
+            version = data.get("data_version") or uuid.uuid4().hex[:16]
+            data["data_version"] = version
+            self.data_versions[key] = version
+        if event.step_key is not None:
+            data["log_offset"] = self.logs.offset()
+        self.store(replace(event, data=data))
+        if kind in (EventKind.STEP_SUCCESS, EventKind.STEP_FAILURE, EventKind.STEP_SKIPPED):
+            self.logs.switch(None)
+            self.current_step = None
+
+    def store(self, event: RunEvent) -> None:
+        # A cancel that arrives mid-write waits for the write to finish, so the database
+        # never sees half a transaction from a signal handler's exception.
+        self._storing = True
+        try:
+            self.storage.store_event(event)
+        finally:
+            self._storing = False
+        if self.cancel_requested:
+            raise RunCanceled
+
+    def on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        if self.cancel_requested:
+            return
+        self.cancel_requested = True
+        if not self._storing:
+            raise RunCanceled
+
+    def emit(self, kind: EventKind, message: str, *, level: str = "INFO", **fields: Any) -> None:
+        """Store a run-level event (no cancel check: used while ending the run)."""
+        self.cancel_requested = False
+        self.storage.store_event(
+            RunEvent(run_id=self.run.run_id, kind=kind, level=level, message=message, **fields)
+        )
+
+
+def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
+    """Execute run ``run_id`` of the instance at ``home``; returns the exit code."""
+    storage = Storage(home)
+    run = storage.get_run(run_id)
+    if not storage.update_run(
+        run_id,
+        expect=(RunStatus.QUEUED, RunStatus.STARTING),
+        status=RunStatus.STARTED,
+        pid=os.getpid(),
+        start_time=time.time(),
+    ):
+        # Canceled before the worker got going: nothing to do.
+        return 0
+    logs = _ComputeLogs(storage, run_id)
+    writer = _EventWriter(storage, run, logs)
+    signal.signal(signal.SIGTERM, writer.on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launching terminal's Ctrl-C
+    status, error = RunStatus.FAILURE, None
+    try:
+        writer.emit(EventKind.RUN_START, f"run {run_id[:8]} started (pid {os.getpid()})")
+        status, error = _execute(storage, run, writer)
+    except RunCanceled:
+        status, error = RunStatus.CANCELED, None
+        if writer.current_step is not None:
+            writer.emit(
+                EventKind.STEP_CANCELED,
+                f"{writer.current_step} canceled",
+                level="WARNING",
+                step_key=writer.current_step,
+                data={"asset_keys": writer.step_asset_keys.get(writer.current_step, [])},
+            )
+    except BaseException as crash:  # the worker's own bug or a load failure: never silent
+        status = RunStatus.FAILURE
+        error = f"{type(crash).__name__}: {crash}"
+        traceback.print_exc()
+    finally:
+        logs.switch(None)
+    _end_run(writer, status, error)
+    storage.close()
+    from flowdev.launcher import start_queued_runs
+
+    with Storage(home) as queue_storage:
+        start_queued_runs(queue_storage)
+    return 0 if status is RunStatus.SUCCESS else 1
+
+
+def _execute(
+    storage: Storage, run: RunRecord, writer: _EventWriter
+) -> tuple[RunStatus, str | None]:
+    from flowdev.errors import FlowdevError
+    from flowdev.execution import InProcessExecutor, RunResources
+    from flowdev.io import FilesystemIOManager
+    from flowdev.keys import AssetKey
+    from flowdev.plan import ExecutionPlan
+    from flowdev.project import Project, load_definitions
+    from flowdev.resources import resolve_resources, resource_lifecycle, secret_values
+    from flowdev.snapshot import fingerprint_of
+
+    project = Project(
+        root=Path(run.project["root"]),
+        module=run.project.get("module"),
+        file=Path(run.project["file"]) if run.project.get("file") else None,
+    )
+    try:
+        defs = load_definitions(project)
+        graph = defs.asset_graph
+        keys = [AssetKey.from_user_string(key) for key in run.asset_keys]
+        unknown = [key.to_user_string() for key in keys if key not in graph]
+        if unknown:
+            return RunStatus.FAILURE, (
+                f"the definitions no longer have {', '.join(unknown)}; reload and launch again"
+            )
+        plan = ExecutionPlan.build(defs, keys)
+        storage.update_run(run.run_id, code_fingerprint=fingerprint_of(defs))
+        bound = {
+            "io_manager": FilesystemIOManager(base_dir=str(storage.storage_dir)),
+            **defs.resources,
+        }
+        resolved = resolve_resources(bound, run_config=run.run_config)
+        secrets = frozenset(secret_values(bound, run_config=run.run_config))
+    except FlowdevError as problem:
+        return RunStatus.FAILURE, str(problem)
+    writer.parents = {
+        key.to_user_string(): [parent.to_user_string() for parent in graph.parents(key)]
+        for key in plan.asset_keys
+    }
+    writer.step_asset_keys = {
+        step.key: [key.to_user_string() for key in step.asset_keys] for step in plan.steps
+    }
+    with resource_lifecycle(resolved, run_id=run.run_id) as live:
+        resources = RunResources(
+            run_id=run.run_id,
+            defs=defs,
+            resources=live,
+            run_config=run.run_config,
+            storage_dir=str(storage.storage_dir),
+            secrets=secrets,
+            run_tags=dict(run.tags),
+            should_stop=lambda: writer.cancel_requested,
+        )
+        outcome = InProcessExecutor().execute(plan, resources, writer)
+    if writer.cancel_requested:
+        raise RunCanceled
+    if outcome.success:
+        return RunStatus.SUCCESS, None
+    failed = ", ".join(outcome.errors) or "a step"
+    return RunStatus.FAILURE, f"{failed} failed"
+
+
+def _end_run(writer: _EventWriter, status: RunStatus, error: str | None) -> None:
+    run_id = writer.run.run_id
+    kind = {
+        RunStatus.SUCCESS: EventKind.RUN_SUCCESS,
+        RunStatus.CANCELED: EventKind.RUN_CANCELED,
+    }.get(status, EventKind.RUN_FAILURE)
+    message = {
+        RunStatus.SUCCESS: "run succeeded",
+        RunStatus.CANCELED: "run canceled",
+    }.get(status, f"run failed: {error}" if error else "run failed")
+    level = "INFO" if status is RunStatus.SUCCESS else "ERROR"
+    if status is RunStatus.CANCELED:
+        level = "WARNING"
+    writer.emit(kind, message, level=level, data={"error": error} if error else {})
+    writer.storage.update_run(
+        run_id,
+        expect=ACTIVE_STATUSES,
+        status=status,
+        end_time=time.time(),
+        error=error,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: ``python -m flowdev.worker HOME RUN_ID``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        print("usage: python -m flowdev.worker HOME RUN_ID", file=sys.stderr)
+        return 2
+    return run_worker(args[0], args[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

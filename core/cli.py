@@ -12,7 +12,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from flowdev import __version__
@@ -20,6 +20,9 @@ from flowdev.definitions import Definitions
 from flowdev.errors import FlowdevError, close_matches, did_you_mean
 from flowdev.project import Project, describe_error, find_project, load_definitions
 from flowdev.storage import RunStatus, Storage
+
+if TYPE_CHECKING:
+    from flowdev.status import AssetStatus
 
 app = typer.Typer(
     name="flowdev",
@@ -163,20 +166,33 @@ def assets(
     as_json: JsonOption = False,
 ) -> None:
     """List the assets (in topological order) with their group, kinds, deps and status."""
+    from flowdev.snapshot import build_snapshot
+    from flowdev.status import asset_statuses
+
     project, defs = load(project_dir, module, file, as_json)
-    rows = [_asset_row(project, defs, key) for key in _select(defs, select, as_json)]
+    keys = _select(defs, select, as_json)
+    try:
+        storage = Storage(project.home)
+    except FlowdevError as error:
+        fail(error, as_json)
+    with storage:
+        from flowdev.launcher import reconcile_runs
+
+        reconcile_runs(storage)
+        statuses = asset_statuses(build_snapshot(defs), storage)
+    rows = [_asset_row(project, defs, key, statuses[key]) for key in keys]
     if as_json:
-        typer.echo(json.dumps(rows))
+        typer.echo(json.dumps([{k: v for k, v in r.items() if k[0] != "_"} for r in rows]))
         return
     _print_table(
-        ["KEY", "GROUP", "STATUS", "KINDS", "DEPS", "SOURCE"],
+        ["KEY", "GROUP", "STATUS", "MATERIALIZED", "REASON", "SOURCE"],
         [
             [
                 r["key"],
                 r["group"],
                 r["status"],
-                ",".join(r["kinds"]),
-                ",".join(r["deps"]),
+                _age(r["_last_materialized"]),
+                "; ".join(r["stale_reasons"]),
                 r["source"] or "",
             ]
             for r in rows
@@ -184,28 +200,37 @@ def assets(
     )
 
 
-def _asset_row(project: Project, defs: Definitions, key: Any) -> dict[str, Any]:
+def _age(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    seconds = max(0, int(time.time() - timestamp))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def _asset_row(
+    project: Project, defs: Definitions, key: Any, status: AssetStatus
+) -> dict[str, Any]:
     node = defs.asset_graph.node(key)
     source = None
     if not node.is_external:
         filename, line = defs.get_assets_def(key).source
         source = _relative_source(project, filename, line)
     spec = defs.get_spec(key)
-    # Without an instance nothing has been materialized yet.
-    status = "external" if node.is_external else "missing"
     return {
         "key": key.to_user_string(),
         "group": node.group_name,
         "kinds": sorted(node.kinds),
         "deps": [p.to_user_string() for p in node.parents],
-        "status": status,
-        "stale_reasons": [],
-        "last_materialized": None,
+        **status.to_json(),
         "source": source,
         "description": spec.description,
         "owners": list(node.owners),
         "tags": dict(node.tags),
         "is_external": node.is_external,
+        "_last_materialized": status.last_materialized,
     }
 
 

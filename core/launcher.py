@@ -151,12 +151,14 @@ def _spawn_worker(storage: Storage, run_id: str) -> None:
 def reconcile_runs(storage: Storage, *, now: float | None = None) -> list[str]:
     """Fail every active run whose worker is gone; returns their ids.
 
-    Then starts queued runs that the freed slots allow.
+    Then starts the queued runs that free slots allow (a worker that died could not).
     """
     now = time.time() if now is None else now
     failed = []
+    queued = False
     for run in storage.list_runs(None, statuses=ACTIVE_STATUSES):
         if run.status is RunStatus.QUEUED:
+            queued = True
             continue
         if run.pid is None:
             started = run.start_time or run.create_time
@@ -170,7 +172,7 @@ def reconcile_runs(storage: Storage, *, now: float | None = None) -> list[str]:
             reason = _describe_exit(exit_code)
         if _fail_vanished_run(storage, run, reason):
             failed.append(run.run_id)
-    if failed:
+    if queued:
         start_queued_runs(storage)
     return failed
 
@@ -283,19 +285,23 @@ def cancel_run(
     if not wait:
         return run
     deadline = time.monotonic() + grace_seconds
+    reason = None
     while time.monotonic() < deadline:
         run = storage.get_run(run.run_id)
         if not run.status.is_active:
             return run
-        if run.pid is not None and worker_exit_code(run.pid, run.run_id) is not _ALIVE:
+        exit_code = None if run.pid is None else worker_exit_code(run.pid, run.run_id)
+        if exit_code is not _ALIVE and run.pid is not None:
+            reason = _describe_exit(exit_code)  # it died before it could record the cancel
             break
         time.sleep(0.05)
-    if run.pid is not None:
-        _signal(run.pid, run.run_id, signal.SIGKILL)
-        _wait_gone(run.pid, run.run_id, 2.0)
-    _fail_vanished_run(
-        storage, run, f"worker did not stop within {grace_seconds:g}s of SIGTERM and was killed"
-    )
+    if reason is None:
+        if run.pid is not None:
+            _signal(run.pid, run.run_id, signal.SIGKILL)
+            _wait_gone(run.pid, run.run_id, 2.0)
+        reason = f"worker did not stop within {grace_seconds:g}s of SIGTERM and was killed"
+    _fail_vanished_run(storage, run, reason)
+    start_queued_runs(storage)
     return storage.get_run(run.run_id)
 
 

@@ -188,7 +188,7 @@ def test_assets_table_output(sample_project: Path) -> None:
 
     assert completed.returncode == 0, completed.stderr
     header, *lines = completed.stdout.splitlines()
-    assert header.split() == ["KEY", "GROUP", "STATUS", "KINDS", "DEPS", "SOURCE"]
+    assert header.split() == ["KEY", "GROUP", "STATUS", "MATERIALIZED", "REASON", "SOURCE"]
     assert sorted(line.split()[0] for line in lines) == [
         "daily_summary",
         "fare_anomalies",

@@ -203,6 +203,7 @@ class DefinitionsSnapshot:
     load_seconds: float = 0.0
     _index: dict[AssetKey, AssetSnapshot] = field(default_factory=dict, repr=False, compare=False)
     _graph: list[AssetGraph] = field(default_factory=list, repr=False, compare=False)
+    _key_strings: dict[AssetKey, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._index.update((asset.key, asset) for asset in self.assets)
@@ -217,6 +218,13 @@ class DefinitionsSnapshot:
     def keys(self) -> tuple[AssetKey, ...]:
         """Every asset key, in topological order."""
         return tuple(asset.key for asset in self.assets)
+
+    def key_string(self, key: AssetKey) -> str:
+        """``key``'s ``"a/b"`` form, computed once per snapshot (statuses ask 10,000s of times)."""
+        if not self._key_strings:
+            self._key_strings.update((a.key, a.key.to_user_string()) for a in self.assets)
+        found = self._key_strings.get(key)
+        return found if found is not None else key.to_user_string()
 
     def get(self, key: AssetKey) -> AssetSnapshot:
         """The asset ``key`` (KeyError if there is none)."""

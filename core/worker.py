@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any
 
 from flowdev.events import EventKind, RunEvent
 from flowdev.storage import ACTIVE_STATUSES, RunRecord, RunStatus, Storage
@@ -45,7 +45,6 @@ class _ComputeLogs:
         self._storage = storage
         self._run_id = run_id
         storage.compute_log_dir(run_id).mkdir(parents=True, exist_ok=True)
-        self._file: IO[bytes] | None = None
         self.path: Path | None = None
         self.switch(None)
 
@@ -55,12 +54,11 @@ class _ComputeLogs:
         path = self._storage.compute_log_path(self._run_id, step_key)
         if path == self.path:
             return
-        new_file = open(path, "ab", buffering=0)  # noqa: SIM115 - lives until the next switch
-        os.dup2(new_file.fileno(), 1)
-        os.dup2(new_file.fileno(), 2)
-        if self._file is not None:
-            self._file.close()
-        self._file, self.path = new_file, path
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        self.path = path
 
     def offset(self) -> int:
         """How many bytes the current log holds: where the next event sits among them."""
@@ -115,7 +113,8 @@ class _EventWriter:
             data["log_offset"] = self.logs.offset()
         self.store(replace(event, data=data))
         if kind in (EventKind.STEP_SUCCESS, EventKind.STEP_FAILURE, EventKind.STEP_SKIPPED):
-            self.logs.switch(None)
+            # The log stays on this step's file until the next step starts: nothing but
+            # flowdev runs in between, and a switch per step end would double the opens.
             self.current_step = None
 
     def store(self, event: RunEvent) -> None:

@@ -203,7 +203,9 @@ class DefinitionsSnapshot:
     load_seconds: float = 0.0
     _index: dict[AssetKey, AssetSnapshot] = field(default_factory=dict, repr=False, compare=False)
     _graph: list[AssetGraph] = field(default_factory=list, repr=False, compare=False)
-    _key_strings: dict[AssetKey, str] = field(default_factory=dict, repr=False, compare=False)
+    _strings: list[tuple[tuple[str, tuple[str, ...]], ...]] = field(
+        default_factory=list, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self._index.update((asset.key, asset) for asset in self.assets)
@@ -219,12 +221,21 @@ class DefinitionsSnapshot:
         """Every asset key, in topological order."""
         return tuple(asset.key for asset in self.assets)
 
-    def key_string(self, key: AssetKey) -> str:
-        """``key``'s ``"a/b"`` form, computed once per snapshot (statuses ask 10,000s of times)."""
-        if not self._key_strings:
-            self._key_strings.update((a.key, a.key.to_user_string()) for a in self.assets)
-        found = self._key_strings.get(key)
-        return found if found is not None else key.to_user_string()
+    @property
+    def key_strings(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Each asset's ``"a/b"`` key and its deps' keys, aligned with ``assets``.
+
+        Computed once per snapshot: statuses look assets up by these strings on every
+        refresh, and string keys hash in C where `AssetKey` hashes in Python.
+        """
+        if not self._strings:
+            self._strings.append(
+                tuple(
+                    (asset.key.to_user_string(), tuple(d.to_user_string() for d in asset.deps))
+                    for asset in self.assets
+                )
+            )
+        return self._strings[0]
 
     def get(self, key: AssetKey) -> AssetSnapshot:
         """The asset ``key`` (KeyError if there is none)."""

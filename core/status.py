@@ -10,7 +10,7 @@ this order: running, queued, failed, check failed, stale, overdue, fresh (or mis
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -101,19 +101,17 @@ def compute_statuses(
             failed_checks.setdefault(result.asset_key, []).append(result)
     queued = _queued_keys(active_runs, states)
     statuses: dict[AssetKey, AssetStatus] = {}
-    stale: set[AssetKey] = set()
-    key_string_of = snapshot.key_string
-    for asset in snapshot.assets:
-        key_string = key_string_of(asset.key)
+    stale: set[str] = set()
+    for asset, (key_string, dep_strings) in zip(snapshot.assets, snapshot.key_strings, strict=True):
         state = states.get(key_string)
         if asset.is_external and (state is None or state.last_materialized is None):
             statuses[asset.key] = AssetStatus(key=asset.key, status=Status.EXTERNAL)
             continue
         status = _status_of(
-            asset, key_string, state, states, stale, failed_checks, queued, now, key_string_of
+            asset, key_string, dep_strings, state, states, stale, failed_checks, queued, now
         )
         if status.stale_reasons:
-            stale.add(asset.key)
+            stale.add(key_string)
         statuses[asset.key] = status
     return statuses
 
@@ -121,13 +119,13 @@ def compute_statuses(
 def _status_of(
     asset: AssetSnapshot,
     key_string: str,
+    dep_strings: tuple[str, ...],
     state: AssetState | None,
     states: Mapping[str, AssetState],
-    stale: set[AssetKey],
+    stale: set[str],
     failed_checks: Mapping[str, list[CheckResultRecord]],
     queued: Mapping[str, str],
     now: float,
-    key_string_of: Callable[[AssetKey], str],
 ) -> AssetStatus:
     materialized = state.last_materialized if state is not None else None
     reasons: list[str] = []
@@ -138,12 +136,11 @@ def _status_of(
         if asset.code_version is not None and state.code_version != asset.code_version:
             code_changed = True
             reasons.append("code changed")
-        for dep in asset.deps:
-            dep_string = key_string_of(dep)
+        for dep_string in dep_strings:
             dep_state = states.get(dep_string)
             if _updated_since(dep_string, dep_state, state):
                 reasons.append(f"upstream {dep_string} updated")
-            elif dep in stale:
+            elif dep_string in stale:
                 reasons.append(f"upstream {dep_string} is stale")
         if asset.freshness_policy is not None:
             overdue_at = _overdue_at(asset.freshness_policy, materialized, now)

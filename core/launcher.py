@@ -126,7 +126,7 @@ def _project_root(storage: Storage, run_id: str) -> str | None:
 
 
 def _spawn_worker(storage: Storage, run_id: str) -> None:
-    log_path = storage.compute_log_path(run_id, None)
+    log_path = storage.compute_log_path(run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(

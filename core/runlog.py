@@ -51,62 +51,57 @@ class RunLogTail:
         self.run_id = run_id
         self.last_event_id = 0
         self.ended = False
-        self._offsets: dict[str | None, int] = {}
-        self._partial: dict[str | None, bytes] = {}
+        self._path: Path = storage.compute_log_path(run_id)
+        self._offset = 0
+        self._partial = b""
         self._current_step: str | None = None
         self._last_time = 0.0
 
     def poll(self) -> list[LogLine]:
         """Everything new since the last poll, in order."""
         lines: list[LogLine] = []
-        events = self.storage.events_after(self.last_event_id, run_id=self.run_id)
-        for event in events:
+        for event in self.storage.events_after(self.last_event_id, run_id=self.run_id):
             self.last_event_id = event.event_id
+            offset = event.data.get("log_offset")
+            if isinstance(offset, int):
+                # Output written before this event belongs to the step running then.
+                lines += self._read(until=offset)
             self._last_time = event.timestamp
-            if event.step_key is not None:
-                offset = event.data.get("log_offset")
-                lines += self._read(event.step_key, offset, final=False)
             if event.kind is EventKind.STEP_START:
                 self._current_step = event.step_key
             lines.append(_event_line(event))
-            if event.kind in _END_KINDS and event.step_key is not None:
-                lines += self._read(event.step_key, None, final=True)
-                if self._current_step == event.step_key:
-                    self._current_step = None
+            if event.kind in _END_KINDS and event.step_key == self._current_step:
+                self._current_step = None
             if event.kind in _RUN_END_KINDS:
-                lines += self._read(None, None, final=True)
+                lines += self._read(until=None, final=True)
                 self.ended = True
         if not self.ended:
-            # What the running step (or the worker outside steps) printed since.
-            lines += self._read(self._current_step, None, final=False)
-            lines += self._read(None, None, final=False)
+            lines += self._read(until=None)
         return lines
 
-    def _read(self, step_key: str | None, until: int | None, *, final: bool) -> list[LogLine]:
-        path: Path = self.storage.compute_log_path(self.run_id, step_key)
-        start = self._offsets.get(step_key, 0)
-        if until is not None and until <= start:
+    def _read(self, *, until: int | None, final: bool = False) -> list[LogLine]:
+        if until is not None and until <= self._offset:
             return []
         try:
-            with open(path, "rb") as log:
-                log.seek(start)
-                chunk = log.read(-1 if until is None else until - start)
+            with open(self._path, "rb") as log:
+                log.seek(self._offset)
+                chunk = log.read(-1 if until is None else until - self._offset)
         except FileNotFoundError:
             return []
-        self._offsets[step_key] = start + len(chunk)
-        chunk = self._partial.pop(step_key, b"") + chunk
-        if not final and until is None:
+        self._offset += len(chunk)
+        chunk = self._partial + chunk
+        self._partial = b""
+        if until is None and not final:
             # Hold back a line still being written; it comes whole on a later poll.
-            complete, _, rest = chunk.rpartition(b"\n")
-            if rest:
-                self._partial[step_key] = rest
-            chunk = complete + b"\n" if complete or _ else b""
+            complete, newline, rest = chunk.rpartition(b"\n")
+            self._partial = rest
+            chunk = complete + newline
         text = chunk.decode("utf-8", errors="replace")
         return [
             LogLine(
                 timestamp=self._last_time,
                 run_id=self.run_id,
-                step_key=step_key,
+                step_key=self._current_step,
                 level="OUTPUT",
                 text=line,
             )

@@ -2,9 +2,10 @@
 
 The worker loads the project's definitions itself (the code as of launch), plans the
 run's assets, executes the plan in this process and writes every event to storage as it
-happens. Each step's stdout and stderr (``print``, ``logging``, and the output of
-subprocesses the asset starts) go straight to the step's compute-log file: the file
-descriptors themselves are redirected, so nothing is buffered in between.
+happens. The steps' stdout and stderr (``print``, ``logging``, and the output of
+subprocesses an asset starts) go straight to the run's compute log: file descriptors 1
+and 2 themselves point at it, so nothing sits in between, and every event records the
+log's length when it happened, which places each line among the events exactly.
 
 SIGTERM cancels: the running step is interrupted and recorded as canceled, the rest are
 not started, and the run ends CANCELED. Whatever else ends the worker (SIGKILL, a
@@ -39,29 +40,24 @@ class RunCanceled(BaseException):
 
 
 class _ComputeLogs:
-    """Points file descriptors 1 and 2 at the current step's log file."""
+    """Points file descriptors 1 and 2 at the run's compute log, once for the whole run."""
 
     def __init__(self, storage: Storage, run_id: str) -> None:
-        self._storage = storage
-        self._run_id = run_id
-        storage.compute_log_dir(run_id).mkdir(parents=True, exist_ok=True)
-        self.path: Path | None = None
-        self.switch(None)
-
-    def switch(self, step_key: str | None) -> None:
-        """Send everything written from now on to ``step_key``'s log (None: the run's)."""
+        path = storage.compute_log_path(run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
         _flush_std_streams()
-        path = self._storage.compute_log_path(self._run_id, step_key)
-        if path == self.path:
-            return
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
-        self.path = path
+        # Whole lines reach the file as they are printed, so they show live.
+        for stream in (sys.stdout, sys.stderr):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(line_buffering=True)
 
     def offset(self) -> int:
-        """How many bytes the current log holds: where the next event sits among them."""
+        """How many bytes the log holds: where the next event sits among them."""
         _flush_std_streams()
         return os.fstat(1).st_size
 
@@ -95,7 +91,6 @@ class _EventWriter:
         kind = event.kind
         data = dict(event.data)
         if kind is EventKind.STEP_START and event.step_key is not None:
-            self.logs.switch(event.step_key)
             self.current_step = event.step_key
         elif kind in (EventKind.STEP_FAILURE, EventKind.STEP_SKIPPED, EventKind.STEP_CANCELED):
             data.setdefault("asset_keys", self.step_asset_keys.get(event.step_key or "", []))
@@ -109,12 +104,9 @@ class _EventWriter:
             version = data.get("data_version") or uuid.uuid4().hex[:16]
             data["data_version"] = version
             self.data_versions[key] = version
-        if event.step_key is not None:
-            data["log_offset"] = self.logs.offset()
+        data["log_offset"] = self.logs.offset()
         self.store(replace(event, data=data))
         if kind in (EventKind.STEP_SUCCESS, EventKind.STEP_FAILURE, EventKind.STEP_SKIPPED):
-            # The log stays on this step's file until the next step starts: nothing but
-            # flowdev runs in between, and a switch per step end would double the opens.
             self.current_step = None
 
     def store(self, event: RunEvent) -> None:
@@ -138,8 +130,16 @@ class _EventWriter:
     def emit(self, kind: EventKind, message: str, *, level: str = "INFO", **fields: Any) -> None:
         """Store a run-level event (no cancel check: used while ending the run)."""
         self.cancel_requested = False
+        data = {**fields.pop("data", {}), "log_offset": self.logs.offset()}
         self.storage.store_event(
-            RunEvent(run_id=self.run.run_id, kind=kind, level=level, message=message, **fields)
+            RunEvent(
+                run_id=self.run.run_id,
+                kind=kind,
+                level=level,
+                message=message,
+                data=data,
+                **fields,
+            )
         )
 
 
@@ -178,8 +178,6 @@ def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
         status = RunStatus.FAILURE
         error = f"{type(crash).__name__}: {crash}"
         traceback.print_exc()
-    finally:
-        logs.switch(None)
     _end_run(writer, status, error)
     storage.close()
     from flowdev.launcher import start_queued_runs

@@ -110,7 +110,7 @@ def test_ctrl_c_cancels_the_run_cleanly(sample_project: Path) -> None:
     deadline = time.monotonic() + 30
     log_dir = sample_project / ".flowdev-test-home" / "logs"
     while time.monotonic() < deadline:
-        logs = list(log_dir.glob("*/step-trip_duration_model.log"))
+        logs = list(log_dir.glob("*/compute.log"))
         if logs and "training" in logs[0].read_text():
             break
         time.sleep(0.05)

@@ -92,13 +92,14 @@ def test_a_successful_run_records_events_outputs_and_compute_logs(storage, proje
     assert states["left"].last_materialized is not None
     assert states["left"].input_versions == {"source": states["source"].data_version}
     assert (storage.storage_dir / "left").is_file()
-    log = storage.compute_log_path(run.run_id, "source").read_text()
+    log = storage.compute_log_path(run.run_id).read_text()
     assert "source says hello" in log
     lines = read_run_log(storage, run.run_id)
     texts = [line.text for line in lines]
     # The print sits between the step's start and its materialization.
     hello = texts.index("source says hello")
     assert texts.index("started source") < hello < texts.index("materialized source")
+    assert lines[hello].step_key == "source" and lines[hello].is_output
 
 
 def test_a_failing_asset_fails_its_step_skips_downstream_and_spares_the_rest(
@@ -214,7 +215,7 @@ def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace_period(
     project = find_project(root)
     with Storage(project.home) as storage:
         run = launch_run(storage, project, ["stubborn"])
-        _wait_for(lambda: "ignoring" in _read(storage.compute_log_path(run.run_id, "stubborn")))
+        _wait_for(lambda: "ignoring" in _read(storage.compute_log_path(run.run_id)))
         ended = cancel_run(storage, run.run_id, grace_seconds=0.5)
         assert ended.status is RunStatus.CANCELED
         assert "killed" in (ended.error or "")

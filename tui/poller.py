@@ -1,0 +1,133 @@
+"""What the app learns from the instance, a few times a second, off the UI thread.
+
+`InstancePoller.poll` runs in the app's thread worker with its own SQLite connection:
+it detects vanished workers, reads events newer than the last it saw, recomputes
+statuses only when something changed (or once a second, for ages and overdue
+deadlines), and tails the selected run's log by offset. Its result is plain data that
+the UI thread hands to the widgets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flowdev.keys import AssetKey
+from flowdev.launcher import reconcile_runs
+from flowdev.runlog import LogLine, RunLogTail
+from flowdev.snapshot import DefinitionsSnapshot
+from flowdev.status import AssetStatus, asset_statuses
+from flowdev.storage import EventRecord, RunRecord, RunStatus, Storage
+
+_RECONCILE_SECONDS = 1.0
+_STATUS_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollResult:
+    """What changed since the last poll (None: unchanged)."""
+
+    statuses: dict[AssetKey, AssetStatus] | None = None
+    runs: list[RunRecord] = field(default_factory=list)
+    usage: dict[int, tuple[float, int]] = field(default_factory=dict)
+    log_run_id: str | None = None
+    log_reset: bool = False
+    log_lines: list[LogLine] = field(default_factory=list)
+    finished_runs: list[RunRecord] = field(default_factory=list)
+    failures: list[EventRecord] = field(default_factory=list)
+
+
+class InstancePoller:
+    """Incremental reads of one instance; use from a single thread."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self._storage: Storage | None = None
+        self._last_event_id = 0
+        self._last_reconcile = 0.0
+        self._last_status = 0.0
+        self._snapshot: DefinitionsSnapshot | None = None
+        self._tail: RunLogTail | None = None
+        self._active: dict[str, RunStatus] = {}
+        self._processes: dict[int, object] = {}
+
+    @property
+    def storage(self) -> Storage:
+        """The poller's own connection (opened in the polling thread)."""
+        if self._storage is None:
+            self._storage = Storage(self.home)
+            self._last_event_id = self._storage.last_event_id()
+        return self._storage
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._storage is not None:
+            self._storage.close()
+            self._storage = None
+
+    def poll(self, snapshot: DefinitionsSnapshot | None, log_run_id: str | None) -> PollResult:
+        """One round: what changed since the last call."""
+        storage = self.storage
+        now = time.monotonic()
+        if now - self._last_reconcile > _RECONCILE_SECONDS:
+            reconcile_runs(storage)
+            self._last_reconcile = now
+        events = storage.events_after(self._last_event_id)
+        if events:
+            self._last_event_id = events[-1].event_id
+        statuses = None
+        changed_snapshot = snapshot is not self._snapshot
+        if snapshot is not None and (
+            events or changed_snapshot or now - self._last_status > _STATUS_SECONDS
+        ):
+            statuses = asset_statuses(snapshot, storage)
+            self._snapshot = snapshot
+            self._last_status = now
+        # Fifty rows by an index: cheap enough to read every round, so durations tick.
+        runs = storage.list_runs(50)
+        finished = [
+            run for run in runs if run.run_id in self._active and not run.status.is_active
+        ]
+        self._active = {run.run_id: run.status for run in runs if run.status.is_active}
+        log_reset = False
+        lines: list[LogLine] = []
+        if log_run_id is not None:
+            if self._tail is None or self._tail.run_id != log_run_id:
+                self._tail = RunLogTail(storage, log_run_id)
+                log_reset = True
+            lines = self._tail.poll()
+        failures = [e for e in events if e.kind.value == "STEP_FAILURE"]
+        return PollResult(
+            statuses=statuses,
+            runs=runs,
+            usage=self._usage(runs),
+            log_run_id=log_run_id,
+            log_reset=log_reset,
+            log_lines=lines,
+            finished_runs=finished,
+            failures=failures,
+        )
+
+    def _usage(self, runs: list[RunRecord]) -> dict[int, tuple[float, int]]:
+        """CPU percent and resident memory of each running worker."""
+        import psutil
+
+        usage: dict[int, tuple[float, int]] = {}
+        alive = set()
+        for run in runs:
+            if run.pid is None or not run.status.is_active:
+                continue
+            alive.add(run.pid)
+            process = self._processes.get(run.pid)
+            try:
+                if process is None:
+                    process = self._processes[run.pid] = psutil.Process(run.pid)
+                    process.cpu_percent(None)  # the first reading only starts the clock
+                assert isinstance(process, psutil.Process)
+                usage[run.pid] = (process.cpu_percent(None), process.memory_info().rss)
+            except psutil.Error:
+                self._processes.pop(run.pid, None)
+        for pid in set(self._processes) - alive:
+            del self._processes[pid]
+        return usage

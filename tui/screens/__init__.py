@@ -1,0 +1,1 @@
+"""The app's modal screens: help, quit, and the selection prompt."""

@@ -15,7 +15,7 @@ from flowdev.errors import (
     close_matches,
     did_you_mean,
 )
-from flowdev.graph import AssetGraph, AssetNode
+from flowdev.asset_graph import AssetGraph, AssetNode
 from flowdev.jobs import JobDefinition, UnresolvedAssetJobDefinition
 from flowdev.keys import AssetKey, validate_key
 from flowdev.schedules import ScheduleDefinition, SensorDefinition

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowdev.errors import SelectionError, UnknownAssetError
-from flowdev.graph import AssetGraph
+from flowdev.asset_graph import AssetGraph
 from flowdev.keys import AssetKey, to_asset_key
 
 

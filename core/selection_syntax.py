@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from flowdev.errors import SelectionSyntaxError, close_matches
-from flowdev.graph import AssetGraph
+from flowdev.asset_graph import AssetGraph
 from flowdev.keys import AssetKey
 from flowdev.selection import (
     AllSelection,

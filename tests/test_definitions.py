@@ -38,7 +38,7 @@ from flowdev.errors import (
     MissingResourceError,
 )
 from flowdev.jobs import graph
-from flowdev.materialize import materialize
+from flowdev.in_process import materialize
 
 
 class Warehouse(ConfigurableResource):

@@ -28,7 +28,7 @@ from flowdev import (
     multi_asset,
 )
 from flowdev.events import EventKind, RunEvent
-from flowdev.materialize import ExecuteInProcessResult, materialize
+from flowdev.in_process import ExecuteInProcessResult, materialize
 
 FAST_MODEL = {
     "ops": {"trip_duration_model": {"config": {"iterations": 2, "seconds_per_iteration": 0}}}

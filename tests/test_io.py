@@ -21,7 +21,7 @@ from flowdev import (
 )
 from flowdev.errors import ExecutionError
 from flowdev.io import safe_path_part, storage_path
-from flowdev.materialize import materialize
+from flowdev.in_process import materialize
 
 
 def files_under(directory: str | Path) -> set[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flowdev.errors import SelectionSyntaxError, UnknownAssetError
-from flowdev.graph import AssetGraph, AssetNode
+from flowdev.asset_graph import AssetGraph, AssetNode
 from flowdev.keys import AssetKey
 from flowdev.selection import AssetSelection, resolve_selection
 from flowdev.selection_syntax import parse_selection, select

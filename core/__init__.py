@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from flowdev.decorators import asset, multi_asset
     from flowdev.definitions import Definitions
     from flowdev.errors import FlowdevError
+    from flowdev.in_process import ExecuteInProcessResult, materialize
     from flowdev.io import (
         ConfigurableIOManager,
         FilesystemIOManager,
@@ -74,7 +75,6 @@ if TYPE_CHECKING:
         load_assets_from_package_module,
         load_assets_from_package_name,
     )
-    from flowdev.in_process import ExecuteInProcessResult, materialize
     from flowdev.metadata import (
         MetadataValue,
         TableColumn,

@@ -20,8 +20,8 @@ from flowdev import (
     asset,
 )
 from flowdev.errors import ExecutionError
-from flowdev.io import safe_path_part, storage_path
 from flowdev.in_process import materialize
+from flowdev.io import safe_path_part, storage_path
 
 
 def files_under(directory: str | Path) -> set[str]:

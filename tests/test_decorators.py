@@ -227,11 +227,6 @@ def test_description_defaults_to_the_docstring() -> None:
     assert undocumented.specs[0].description is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/decorators.py _description keeps the docstring's source indentation "
-    "(doc.strip()); Dagster dedents it (inspect.cleandoc)",
-)
 def test_a_multi_line_docstring_description_is_dedented() -> None:
     @asset
     def documented() -> int:
@@ -242,6 +237,42 @@ def test_a_multi_line_docstring_description_is_dedented() -> None:
         return 1
 
     assert documented.specs[0].description == "Orders per day.\n\nCounted at midnight."
+
+
+def test_docstrings_of_checks_ops_jobs_schedules_and_sensors_are_dedented() -> None:
+    import flowdev as dg
+
+    expected = "First line.\n\n    Indented example.\nLast line."
+
+    def documented() -> None:
+        """First line.
+
+            Indented example.
+        Last line.
+        """
+
+    @dg.asset
+    def target() -> int:
+        return 1
+
+    @dg.op
+    def step() -> None:
+        pass
+
+    @dg.job
+    def nightly() -> None:
+        """First line.
+
+            Indented example.
+        Last line.
+        """
+        step()
+
+    assert dg.op(documented).description == expected
+    assert nightly.description == expected
+    assert dg.asset_check(asset=target)(documented).spec.description == expected
+    assert dg.schedule("0 * * * *", job=nightly)(documented).description == expected
+    assert dg.sensor(job=nightly)(documented).description == expected
 
 
 def test_metadata_tags_kinds_owners_and_code_version_land_on_the_spec() -> None:

@@ -306,7 +306,8 @@ class _Runner:
             )
             self._io_manager(self._io_manager_key_of(key)).handle_output(context, value)
             self.values[key] = value
-            stored = normalize_metadata({**metadata, **context.added_metadata})
+            # What the asset says about itself wins over what its IO manager adds.
+            stored = normalize_metadata({**context.added_metadata, **metadata})
             self.emit(
                 EventKind.ASSET_MATERIALIZATION,
                 step,

@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flowdev.graph import AssetGraph, AssetNode
+from flowdev.asset_graph import AssetGraph, AssetNode
 from flowdev.graph_text import render_graph
 from flowdev.keys import AssetKey
 from flowdev.layout import Dummy, compute_layout

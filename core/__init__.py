@@ -8,6 +8,10 @@ imports this package, and loading all of the library up front would cost more th
 the whole import budget (100 ms); a project that only defines assets never loads the
 executor, the IO managers or the CLI. Nothing here imports Textual, networkx, SQLite
 or Typer.
+
+No submodule may share a public name: importing ``flowdev.<name>`` binds the module on
+this package, above `__getattr__`, and would hide the public object for good. That is why
+the asset graph lives in ``flowdev.asset_graph`` and `materialize` in ``flowdev.in_process``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from flowdev.decorators import asset, multi_asset
     from flowdev.definitions import Definitions
     from flowdev.errors import FlowdevError
+    from flowdev.in_process import ExecuteInProcessResult, materialize
     from flowdev.io import (
         ConfigurableIOManager,
         FilesystemIOManager,
@@ -70,7 +75,6 @@ if TYPE_CHECKING:
         load_assets_from_package_module,
         load_assets_from_package_name,
     )
-    from flowdev.materialize import ExecuteInProcessResult, materialize
     from flowdev.metadata import (
         MetadataValue,
         TableColumn,
@@ -138,7 +142,7 @@ _EXPORTS = {
     "DefaultSensorStatus": "flowdev.schedules",
     "Definitions": "flowdev.definitions",
     "EnvVar": "flowdev.config",
-    "ExecuteInProcessResult": "flowdev.materialize",
+    "ExecuteInProcessResult": "flowdev.in_process",
     "Failure": "flowdev.results",
     "Field": "flowdev.resources",
     "FilesystemIOManager": "flowdev.io",
@@ -193,7 +197,7 @@ _EXPORTS = {
     "load_assets_from_package_module": "flowdev.loading",
     "load_assets_from_package_name": "flowdev.loading",
     "map_asset_specs": "flowdev.assets",
-    "materialize": "flowdev.materialize",
+    "materialize": "flowdev.in_process",
     "multi_asset": "flowdev.decorators",
     "op": "flowdev.jobs",
     "resource": "flowdev.resources",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from flowdev.descriptions import description_of
 from flowdev.errors import InvalidDefinitionError
 from flowdev.keys import AssetKey, to_asset_key, to_dep_key
 
@@ -140,7 +141,7 @@ def asset_check(
         spec = AssetCheckSpec(
             name or fn.__name__,
             asset=asset,
-            description=description or (fn.__doc__.strip() if fn.__doc__ else None),
+            description=description_of(fn, description),
             blocking=blocking,
             additional_deps=additional_deps,
         )

@@ -24,6 +24,7 @@ from flowdev.assets import (
     AssetSpec,
     to_deps,
 )
+from flowdev.descriptions import description_of
 from flowdev.errors import InvalidDefinitionError
 from flowdev.keys import AssetIn, AssetKey, to_asset_key
 from flowdev.policies import FreshnessPolicy, RetryPolicy
@@ -106,13 +107,6 @@ def _prefix(key_prefix: str | Sequence[str] | None) -> tuple[str, ...]:
     return (key_prefix,) if isinstance(key_prefix, str) else tuple(key_prefix)
 
 
-def _description(fn: Callable[..., Any], description: str | None) -> str | None:
-    if description is not None:
-        return description
-    doc = fn.__doc__
-    return doc.strip() if doc else None
-
-
 def asset(
     compute_fn: Callable[..., Any] | None = None,
     *,
@@ -164,7 +158,7 @@ def asset(
         spec = AssetSpec(
             asset_key,
             deps=[*params.inputs.values(), *(deps or ()), *(non_argument_deps or ())],
-            description=_description(fn, description),
+            description=description_of(fn, description),
             metadata=metadata,
             skippable=not output_required,
             group_name=group_name,
@@ -261,7 +255,7 @@ def multi_asset(
             if code_version is not None and spec.code_version is None:
                 spec = spec.replace_attributes(code_version=code_version)
             if spec.description is None and len(built) == 1:
-                spec = spec.replace_attributes(description=_description(fn, description))
+                spec = spec.replace_attributes(description=description_of(fn, description))
             final_specs.append(spec)
         resource_keys = frozenset(required_resource_keys or ()) | frozenset(
             params.resources.values()

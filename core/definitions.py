@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flowdev.asset_graph import AssetGraph, AssetNode
 from flowdev.assets import DEFAULT_GROUP, DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
 from flowdev.checks import AssetChecksDefinition
 from flowdev.errors import (
@@ -15,7 +16,6 @@ from flowdev.errors import (
     close_matches,
     did_you_mean,
 )
-from flowdev.graph import AssetGraph, AssetNode
 from flowdev.jobs import JobDefinition, UnresolvedAssetJobDefinition
 from flowdev.keys import AssetKey, validate_key
 from flowdev.schedules import ScheduleDefinition, SensorDefinition
@@ -27,6 +27,11 @@ DEFAULT_RESOURCE_KEYS = frozenset({DEFAULT_IO_MANAGER_KEY})
 def _where(assets_def: AssetsDefinition) -> str:
     filename, line = assets_def.source
     return f"{filename}:{line}"
+
+
+def _describe(assets_def: AssetsDefinition) -> str:
+    keys = ", ".join(repr(key.to_user_string()) for key in assets_def.keys)
+    return f"asset {keys}" if len(assets_def.specs) == 1 else f"multi-asset ({keys})"
 
 
 class Definitions:
@@ -134,10 +139,12 @@ class Definitions:
     def _build_graph(self) -> AssetGraph:
         nodes: dict[AssetKey, AssetNode] = {}
         sources: dict[AssetKey, str] = {}
+        op_owners: dict[str, AssetsDefinition] = {}
         for assets_def in self.assets:
             for spec in assets_def.specs:
                 self._add(nodes, sources, spec, _where(assets_def), external=False)
                 self._assets_by_key[spec.key] = assets_def
+            self._claim_op_name(op_owners, assets_def)  # after keys: a key clash says more
         for spec in self.external_specs:
             self._add(nodes, sources, spec, f"AssetSpec({spec.key.to_user_string()!r})", True)
         undefined: dict[AssetKey, None] = {}
@@ -151,6 +158,21 @@ class Definitions:
             self._specs_by_key[key] = AssetSpec(key)
         self.undefined_dependency_keys = tuple(sorted(undefined))
         return AssetGraph(nodes.values())
+
+    @staticmethod
+    def _claim_op_name(owners: dict[str, AssetsDefinition], assets_def: AssetsDefinition) -> None:
+        # A run's steps, their config (`ops.<name>`) and their logs are keyed by op name, so
+        # two definitions sharing one would be one step; Dagster refuses this too.
+        name = assets_def.op_name
+        other = owners.setdefault(name, assets_def)
+        if other is assets_def:
+            return
+        raise DuplicateKeyError(
+            f"two asset definitions have the op name {name!r}: {_describe(other)} at "
+            f"{_where(other)} and {_describe(assets_def)} at {_where(assets_def)}. An "
+            "asset's op name is its key parts joined by '__' (a multi-asset's is its name=); "
+            "rename one of them (name=, key=, or the function)."
+        )
 
     def _add(
         self,

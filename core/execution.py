@@ -8,6 +8,13 @@ Failure semantics are Dagster's: a step that raises fails with its traceback, st
 downstream of it are skipped with the reason, independent branches still run, and a
 `RetryPolicy` (or `RetryRequested`) retries with its delay. A value is stored only after
 the function returned, so a failed step never replaces the latest stored value.
+
+Asset checks run in their asset's step, after its values are stored. A blocking check
+that fails with severity ERROR fails the step (its value stays stored, as in Dagster), so
+the steps downstream are skipped.
+
+Every event passes through one `Redactor` on its way out: no secret value an `EnvVar`
+supplied reaches a message or an event's data, whichever field it hides in.
 """
 
 from __future__ import annotations
@@ -17,11 +24,16 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import GeneratorType
+from pathlib import Path
 from typing import Any
 
 from flowdev.assets import AssetsDefinition
-from flowdev.checks import AssetCheckResult, AssetChecksDefinition
+from flowdev.checks import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+)
 from flowdev.context import AssetExecutionContext, StepLog
 from flowdev.definitions import Definitions
 from flowdev.errors import ExecutionError
@@ -30,8 +42,9 @@ from flowdev.io import InputContext, IOManager, OutputContext
 from flowdev.keys import AssetKey
 from flowdev.metadata import metadata_to_json, normalize_metadata
 from flowdev.plan import ExecutionPlan, Step
-from flowdev.resources import config_for, redact
-from flowdev.results import MaterializeResult, Output, RetryRequested
+from flowdev.resources import Redactor, config_for
+from flowdev.results import RetryRequested
+from flowdev.step_outputs import StepOutputs, collect_outputs
 
 Emit = Callable[[RunEvent], None]
 
@@ -81,11 +94,14 @@ class _Runner:
         self.checks_by_asset: dict[AssetKey, list[AssetChecksDefinition]] = {}
         for check in run.defs.asset_checks:
             self.checks_by_asset.setdefault(check.spec.asset_key, []).append(check)
+        self._redactor = Redactor(run.secrets)
 
     def emit(self, kind: EventKind, step: Step | None = None, **fields: Any) -> None:
-        secrets = self.run_resources.secrets
-        if secrets and "message" in fields:
-            fields["message"] = redact(fields["message"], secrets)
+        if self._redactor:
+            if "message" in fields:
+                fields["message"] = self._redactor.text(fields["message"])
+            if "data" in fields:
+                fields["data"] = self._redactor.data(fields["data"])
         self._emit(
             RunEvent(
                 run_id=self.run_resources.run_id,
@@ -152,6 +168,10 @@ class _Runner:
                     continue
                 self._fail(step, error, started)
                 return False
+            blocked_by = self._run_checks(step, outputs)
+            if blocked_by:
+                self._fail_blocked(step, blocked_by, started)
+                return False
             duration = time.perf_counter() - started
             self.emit(
                 EventKind.STEP_SUCCESS,
@@ -159,7 +179,6 @@ class _Runner:
                 message=f"{step.key} succeeded in {duration:.3f}s",
                 data={"duration": duration},
             )
-            self._run_checks(step)
             return True
 
     def _retry(self, step: Step, attempt: int, delay: float, error: BaseException) -> None:
@@ -174,12 +193,16 @@ class _Runner:
         if delay > 0:
             self.run_resources.sleep(delay)
 
-    def _fail(self, step: Step, error: BaseException, started: float) -> None:
+    def _fail(
+        self,
+        step: Step,
+        error: BaseException,
+        started: float,
+        source: tuple[str, int] | None = None,
+    ) -> None:
         self.errors[step.key] = error
         frames = traceback.format_exception(type(error), error, error.__traceback__)
-        text = "".join(frames)
-        secrets = self.run_resources.secrets
-        user_frame = _user_frame(error)
+        where = source or _user_frame(error)
         self.emit(
             EventKind.STEP_FAILURE,
             step,
@@ -187,16 +210,24 @@ class _Runner:
             message=f"{step.key} failed: {type(error).__name__}: {error}",
             data={
                 "error_type": type(error).__name__,
-                "error_message": redact(str(error), secrets),
-                "traceback": redact(text, secrets),
-                "file": user_frame[0] if user_frame else None,
-                "line": user_frame[1] if user_frame else None,
+                "error_message": str(error),
+                "traceback": "".join(frames),
+                "file": where[0] if where else None,
+                "line": where[1] if where else None,
                 "duration": time.perf_counter() - started,
                 "metadata": metadata_to_json(normalize_metadata(getattr(error, "metadata", None))),
             },
         )
 
-    def _compute(self, step: Step, attempt: int) -> dict[AssetKey, tuple[Any, dict[str, Any]]]:
+    def _fail_blocked(self, step: Step, failed: list[_CheckRun], started: float) -> None:
+        names = ", ".join(repr(check.spec.key.to_user_string()) for check in failed)
+        error = ExecutionError(
+            f"the blocking asset check(s) {names} failed, so the assets downstream of "
+            f"{step.key} were not materialized. Fix the data (or the check) and re-run."
+        )
+        self._fail(step, error, started, source=failed[0].source)
+
+    def _compute(self, step: Step, attempt: int) -> StepOutputs:
         assets_def = step.assets_def
         run = self.run_resources
         single_key = step.asset_keys[0] if len(step.asset_keys) == 1 else None
@@ -227,7 +258,9 @@ class _Runner:
         for param, key in assets_def.input_keys.items():
             kwargs[param] = self._load_input(assets_def, param, key)
         result = assets_def.fn(**kwargs)
-        return self._collect(step, result, context)
+        return collect_outputs(
+            step.key, assets_def, step.asset_keys, result, context.added_metadata
+        )
 
     def _load_input(self, assets_def: AssetsDefinition, param: str, key: AssetKey) -> Any:
         if key in self.values:
@@ -254,71 +287,10 @@ class _Runner:
             raise ExecutionError(f"no IO manager bound to the resource key {resource_key!r}")
         return manager
 
-    def _collect(
-        self, step: Step, result: Any, context: AssetExecutionContext
-    ) -> dict[AssetKey, tuple[Any, dict[str, Any]]]:
-        assets_def = step.assets_def
-        by_output = dict(zip(assets_def.output_names, assets_def.keys, strict=True))
-        outputs: dict[AssetKey, tuple[Any, dict[str, Any]]] = {}
-        items = list(result) if isinstance(result, GeneratorType) else None
-        if items is None and isinstance(result, tuple) and len(assets_def.keys) > 1:
-            if len(result) != len(assets_def.keys):
-                raise ExecutionError(
-                    f"{step.key} returned {len(result)} values for {len(assets_def.keys)} outputs"
-                )
-            items = [
-                Output(v, name) for v, name in zip(result, assets_def.output_names, strict=True)
-            ]
-        if items is None:
-            items = [result]
-        for item in items:
-            key, value, metadata = self._unpack(step, item, by_output)
-            if key in outputs:
-                raise ExecutionError(f"{step.key} returned two values for {key.to_user_string()!r}")
-            outputs[key] = (value, metadata)
-        for key, added in context.added_metadata.items():
-            if key in outputs:
-                outputs[key][1].update(added)
-        missing = [k for k in step.asset_keys if k not in outputs]
-        required = [k for k in missing if not assets_def.specs_by_key[k].skippable]
-        if required:
-            raise ExecutionError(
-                f"{step.key} did not return a value for {[k.to_user_string() for k in required]}; "
-                "yield a MaterializeResult(asset_key=...) or Output(output_name=...) for each"
-            )
-        return outputs
-
-    def _unpack(
-        self, step: Step, item: Any, by_output: dict[str, AssetKey]
-    ) -> tuple[AssetKey, Any, dict[str, Any]]:
-        single = step.asset_keys[0] if len(step.assets_def.keys) == 1 else None
-        if isinstance(item, MaterializeResult):
-            key = item.asset_key or single
-            if key is None:
-                raise ExecutionError(
-                    f"{step.key}: a multi-asset's MaterializeResult needs asset_key="
-                )
-            return key, item.value, dict(item.metadata or {})
-        if isinstance(item, Output):
-            key = by_output.get(item.output_name) or single
-            if key is None:
-                raise ExecutionError(
-                    f"{step.key}: no output named {item.output_name!r} (outputs: {list(by_output)})"
-                )
-            return key, item.value, dict(item.metadata or {})
-        if single is None:
-            raise ExecutionError(
-                f"{step.key} materializes several assets; return a tuple or yield Output / "
-                "MaterializeResult per asset"
-            )
-        return single, item, {}
-
-    def _store(
-        self, step: Step, outputs: dict[AssetKey, tuple[Any, dict[str, Any]]], duration: float
-    ) -> None:
+    def _store(self, step: Step, outputs: StepOutputs, duration: float) -> None:
         assets_def = step.assets_def
         run = self.run_resources
-        for key, (value, metadata) in outputs.items():
+        for key, (value, metadata) in outputs.values.items():
             if key not in step.asset_keys:
                 continue  # a subsettable multi-asset computed more than was selected
             output_name = assets_def.output_names[assets_def.keys.index(key)]
@@ -334,14 +306,15 @@ class _Runner:
             )
             self._io_manager(self._io_manager_key_of(key)).handle_output(context, value)
             self.values[key] = value
-            stored = normalize_metadata({**metadata, **context.added_metadata})
+            # What the asset says about itself wins over what its IO manager adds.
+            stored = normalize_metadata({**context.added_metadata, **metadata})
             self.emit(
                 EventKind.ASSET_MATERIALIZATION,
                 step,
                 asset_key=key,
                 message=f"materialized {key.to_user_string()}",
                 data={
-                    "metadata": _redacted_json(stored, run.secrets),
+                    "metadata": metadata_to_json(stored),
                     "code_version": assets_def.code_version_of(key),
                     "duration": duration,
                 },
@@ -349,12 +322,22 @@ class _Runner:
 
     # -- checks --------------------------------------------------------------------------
 
-    def _run_checks(self, step: Step) -> None:
+    def _run_checks(self, step: Step, outputs: StepOutputs) -> list[_CheckRun]:
+        """Record the step's check results and run the checks on its assets; return the
+        blocking checks that failed."""
+        runs = [
+            _CheckRun(spec, check_result, source=step.assets_def.source)
+            for spec, check_result in outputs.check_results
+            if spec.asset_key in step.asset_keys
+        ]
         for key in step.asset_keys:
-            for check in self.checks_by_asset.get(key, ()):
-                self._run_check(step, check)
+            if key in outputs.values:
+                runs += [self._evaluate(check) for check in self.checks_by_asset.get(key, ())]
+        for check_run in runs:
+            self._record(step, check_run)
+        return [check_run for check_run in runs if check_run.blocks]
 
-    def _run_check(self, step: Step, check: AssetChecksDefinition) -> None:
+    def _evaluate(self, check: AssetChecksDefinition) -> _CheckRun:
         kwargs: dict[str, Any] = {}
         run = self.run_resources
         if check.context_param:
@@ -365,6 +348,8 @@ class _Runner:
             kwargs[check.asset_param] = self.values.get(check.spec.asset_key)
         for param, resource_key in check.resource_params.items():
             kwargs[param] = run.resources[resource_key]
+        code = check.fn.__code__
+        source = (code.co_filename, code.co_firstlineno)
         try:
             outcome = check.fn(**kwargs)
         except Exception as error:
@@ -373,38 +358,50 @@ class _Runner:
             outcome = AssetCheckResult(
                 passed=False, description=f"the check returned {outcome!r}, not AssetCheckResult"
             )
+        return _CheckRun(check.spec, outcome, source)
+
+    def _record(self, step: Step, check_run: _CheckRun) -> None:
+        spec, outcome = check_run.spec, check_run.result
         self.emit(
             EventKind.ASSET_CHECK_EVALUATION,
             step,
-            asset_key=check.spec.asset_key,
+            asset_key=spec.asset_key,
             level="INFO" if outcome.passed else "WARNING",
-            message=f"check {check.spec.name} {'passed' if outcome.passed else 'failed'}",
+            message=f"check {spec.name} {'passed' if outcome.passed else 'failed'}",
             data={
-                "check_name": check.spec.name,
+                "check_name": spec.name,
                 "passed": outcome.passed,
                 "severity": outcome.severity.value,
+                "blocking": spec.blocking,
                 "description": outcome.description,
-                "metadata": _redacted_json(normalize_metadata(outcome.metadata), run.secrets),
+                "metadata": metadata_to_json(normalize_metadata(outcome.metadata)),
             },
         )
 
 
-def _redacted_json(metadata: Mapping[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
-    stored = metadata_to_json(metadata)
-    if not secrets:
-        return stored
-    import json
+@dataclass(frozen=True, slots=True)
+class _CheckRun:
+    """One check's result in a step, and where the check is defined."""
 
-    return json.loads(redact(json.dumps(stored), secrets))
+    spec: AssetCheckSpec
+    result: AssetCheckResult
+    source: tuple[str, int]
+
+    @property
+    def blocks(self) -> bool:
+        """Whether this result stops the assets downstream (Dagster: blocking and ERROR)."""
+        return (
+            self.spec.blocking
+            and not self.result.passed
+            and self.result.severity is AssetCheckSeverity.ERROR
+        )
 
 
 def _user_frame(error: BaseException) -> tuple[str, int] | None:
     """The innermost frame outside flowdev: where the user's code raised."""
-    import flowdev
-
-    package_dir = flowdev.__file__.rsplit("/", 1)[0]
+    package_dir = Path(__file__).parent
     found = None
     for frame, line in traceback.walk_tb(error.__traceback__):
-        if not frame.f_code.co_filename.startswith(package_dir):
+        if not Path(frame.f_code.co_filename).is_relative_to(package_dir):
             found = (frame.f_code.co_filename, line)
     return found

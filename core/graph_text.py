@@ -46,7 +46,7 @@ from collections.abc import Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
 from typing import Literal
 
-from flowdev.graph import AssetGraph
+from flowdev.asset_graph import AssetGraph
 from flowdev.keys import AssetKey
 from flowdev.layout import Layout, compute_layout
 

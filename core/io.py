@@ -2,13 +2,13 @@
 
 `FilesystemIOManager` (the default) pickles each asset to ``<base_dir>/<key parts>``,
 writing to a temporary file and renaming it into place so that a crash mid-write
-never leaves a half-written value as the latest. Key parts are sanitised first: no
-key can name a path outside ``base_dir``.
+never leaves a half-written value as the latest. Key parts are percent-encoded first
+(`safe_path_part`): no key can name a path outside ``base_dir``, and no two keys share
+a file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from abc import ABC, abstractmethod
@@ -24,18 +24,29 @@ from flowdev.resources import ConfigurableResource
 if TYPE_CHECKING:
     import logging
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+_ORDINARY = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
 def safe_path_part(part: str) -> str:
-    """``part`` made safe as one path segment; a changed part gets a short hash suffix so
-    two different parts never collide."""
-    cleaned = _UNSAFE.sub("_", part)
-    if cleaned.strip(".") == "":
-        cleaned = "_" + cleaned
-    if cleaned != part:
-        cleaned += "-" + hashlib.sha256(part.encode()).hexdigest()[:8]
-    return cleaned
+    """``part`` as one harmless path segment; different parts always give different segments.
+
+    Percent-encoding: each character outside ``[A-Za-z0-9_.-]`` becomes ``%XX`` per UTF-8
+    byte, ``%`` itself included, so every segment decodes back to its part (the encoding is
+    injective) and ordinary parts stay as they are. A trailing ``.`` is encoded too, so no
+    segment is ``.`` or ``..`` and Windows, which drops trailing dots, never merges two
+    names. The empty part is ``%``, which no other part encodes to.
+    """
+    if _ORDINARY.fullmatch(part) and not part.endswith("."):
+        return part
+    if not part:
+        return "%"
+    encoded = "".join(char if _ORDINARY.fullmatch(char) else _percent(char) for char in part)
+    return encoded[:-1] + "%2E" if encoded.endswith(".") else encoded
+
+
+def _percent(char: str) -> str:
+    # surrogatepass: a lone surrogate still maps to its own bytes, keeping parts apart.
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
 
 
 def storage_path(base_dir: str | os.PathLike[str], key: AssetKey, suffix: str = "") -> Path:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowdev.descriptions import description_of
 from flowdev.errors import InvalidDefinitionError
 
 
@@ -190,7 +191,7 @@ def op(
             name=name or fn.__name__,
             input_names=tuple(ins) if ins else inputs,
             output_names=outputs,
-            description=description or (fn.__doc__.strip() if fn.__doc__ else None),
+            description=description_of(fn, description),
             required_resource_keys=frozenset(required_resource_keys or ()),
             tags=dict(tags or {}),
             retry_policy=retry_policy,
@@ -212,7 +213,7 @@ def _compose(fn: Callable[..., Any], name: str) -> GraphDefinition:
         name=name,
         nodes=composition.nodes,
         edges=tuple(composition.edges),
-        description=fn.__doc__.strip() if fn.__doc__ else None,
+        description=description_of(fn),
     )
 
 
@@ -241,7 +242,7 @@ def job(
         return JobDefinition(
             name=job_name,
             graph=_compose(fn, job_name),
-            description=description or (fn.__doc__.strip() if fn.__doc__ else None),
+            description=description_of(fn, description),
             tags=dict(tags or {}),
             config=config,
         )

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, TypeAlias
 
-from flowdev.graph import AssetGraph
+from flowdev.asset_graph import AssetGraph
 from flowdev.keys import AssetKey
 
 Direction = Literal["up", "down", "left", "right"]

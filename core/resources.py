@@ -607,9 +607,46 @@ def secret_values(
     return secrets
 
 
+class Redactor:
+    """Replaces secret values with ``***``, in text and in JSON-able data.
+
+    Build one per run: the secrets are compiled into one pattern, longer secrets first so
+    that a secret containing another is hidden whole.
+    """
+
+    __slots__ = ("_pattern",)
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def text(self, text: str) -> str:
+        """``text`` with every secret replaced."""
+        return text if self._pattern is None else self._pattern.sub("***", text)
+
+    def data(self, value: Any) -> Any:
+        """``value`` with every secret replaced in its strings, keys and numbers.
+
+        A number whose digits hold a secret (a port, a PIN) becomes the redacted string.
+        """
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {self.data(k): self.data(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            digits = str(value)
+            hidden = self.text(digits)
+            return value if hidden == digits else hidden
+        return value
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with each secret replaced by ``***`` (longer secrets first)."""
-    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
-    if not ordered:
-        return text
-    return re.sub("|".join(map(re.escape, ordered)), "***", text)
+    return Redactor(secrets).text(text)

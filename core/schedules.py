@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from flowdev.descriptions import description_of
 from flowdev.errors import InvalidDefinitionError
 from flowdev.policies import validate_cron
 
@@ -139,7 +140,7 @@ def schedule(
             job_name=job_name,
             execution_fn=fn,
             execution_timezone=execution_timezone,
-            description=description or (fn.__doc__.strip() if fn.__doc__ else None),
+            description=description_of(fn, description),
             default_status=default_status,
             tags=tags,
         )
@@ -192,7 +193,7 @@ def sensor(
             job_name=resolved,
             job=target_job,
             minimum_interval_seconds=minimum_interval_seconds,
-            description=description or (fn.__doc__.strip() if fn.__doc__ else None),
+            description=description_of(fn, description),
             default_status=default_status,
             asset_selection=asset_selection,
         )

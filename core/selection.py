@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowdev.asset_graph import AssetGraph
 from flowdev.errors import SelectionError, UnknownAssetError
-from flowdev.graph import AssetGraph
 from flowdev.keys import AssetKey, to_asset_key
 
 

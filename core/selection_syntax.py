@@ -45,8 +45,8 @@ import string
 from dataclasses import dataclass
 from typing import NoReturn
 
+from flowdev.asset_graph import AssetGraph
 from flowdev.errors import SelectionSyntaxError, close_matches
-from flowdev.graph import AssetGraph
 from flowdev.keys import AssetKey
 from flowdev.selection import (
     AllSelection,

@@ -128,7 +128,7 @@ def test_a_stale_cache_is_refreshed_by_forget_file(
 def test_the_materialization_records_the_code_version(
     import_source: Callable[..., ModuleType], storage_dir: str
 ) -> None:
-    from flowdev.materialize import materialize
+    from flowdev.in_process import materialize
 
     module = import_source(SOURCE, "recorded.py")
     result = materialize([module.orders, module.pinned], storage_dir=storage_dir)

@@ -41,11 +41,7 @@ from flowdev import (
 )
 from flowdev.errors import InvalidDefinitionError
 from flowdev.events import EventKind
-
-# `flowdev.materialize` is both a submodule and a public function; import the function
-# from its module so these tests do not depend on import order (see
-# test_public_names_are_never_shadowed_by_submodules).
-from flowdev.materialize import materialize
+from flowdev.in_process import materialize
 
 
 class Warehouse(ConfigurableResource):
@@ -231,11 +227,6 @@ def test_description_defaults_to_the_docstring() -> None:
     assert undocumented.specs[0].description is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/decorators.py _description keeps the docstring's source indentation "
-    "(doc.strip()); Dagster dedents it (inspect.cleandoc)",
-)
 def test_a_multi_line_docstring_description_is_dedented() -> None:
     @asset
     def documented() -> int:
@@ -246,6 +237,42 @@ def test_a_multi_line_docstring_description_is_dedented() -> None:
         return 1
 
     assert documented.specs[0].description == "Orders per day.\n\nCounted at midnight."
+
+
+def test_docstrings_of_checks_ops_jobs_schedules_and_sensors_are_dedented() -> None:
+    import flowdev as dg
+
+    expected = "First line.\n\n    Indented example.\nLast line."
+
+    def documented() -> None:
+        """First line.
+
+            Indented example.
+        Last line.
+        """
+
+    @dg.asset
+    def target() -> int:
+        return 1
+
+    @dg.op
+    def step() -> None:
+        pass
+
+    @dg.job
+    def nightly() -> None:
+        """First line.
+
+            Indented example.
+        Last line.
+        """
+        step()
+
+    assert dg.op(documented).description == expected
+    assert nightly.description == expected
+    assert dg.asset_check(asset=target)(documented).spec.description == expected
+    assert dg.schedule("0 * * * *", job=nightly)(documented).description == expected
+    assert dg.sensor(job=nightly)(documented).description == expected
 
 
 def test_metadata_tags_kinds_owners_and_code_version_land_on_the_spec() -> None:
@@ -679,20 +706,18 @@ def test_dagster_style_module_alias_works(storage_dir: str) -> None:
     assert isinstance(dg.AssetKey("x"), dg.AssetKey)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/__init__.py __getattr__ (PEP 562): importing the submodules "
-    "flowdev.graph / flowdev.materialize binds them as package attributes, shadowing the "
-    "public `graph` decorator and `materialize` function",
-)
 def test_public_names_are_never_shadowed_by_submodules() -> None:
+    # Importing a submodule binds it on the package, over a lazily resolved public name of
+    # the same spelling; so no module in core/ may be named after a public name.
     script = """
-import json, types
+import json, pkgutil, types
 import flowdev as dg
-dg.Definitions  # imports flowdev.definitions, which imports the flowdev.graph module
-import flowdev.materialize  # as the worker or a test might
+dg.Definitions  # imports flowdev.definitions, which imports flowdev.asset_graph
+import flowdev.in_process, flowdev.asset_graph  # as the worker or a test might
 from flowdev import *
+modules = {m.name for m in pkgutil.iter_modules(dg.__path__)}
 print(json.dumps({
+    "clashing modules": sorted(modules & set(dg.__all__)),
     "dg.graph": isinstance(dg.graph, types.ModuleType),
     "dg.materialize": isinstance(dg.materialize, types.ModuleType),
     "star graph": isinstance(graph, types.ModuleType),
@@ -704,7 +729,13 @@ print(json.dumps({
     )
     shadowed = json.loads(completed.stdout)
 
-    assert shadowed == dict.fromkeys(shadowed, False)
+    assert shadowed == {
+        "clashing modules": [],
+        "dg.graph": False,
+        "dg.materialize": False,
+        "star graph": False,
+        "star materialize": False,
+    }
 
 
 # -- external assets and spec mapping --------------------------------------------------

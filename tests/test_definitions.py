@@ -37,8 +37,8 @@ from flowdev.errors import (
     InvalidKeyError,
     MissingResourceError,
 )
+from flowdev.in_process import materialize
 from flowdev.jobs import graph
-from flowdev.materialize import materialize
 
 
 class Warehouse(ConfigurableResource):
@@ -504,15 +504,8 @@ def test_selecting_part_of_a_multi_asset_that_cannot_subset_runs_it_whole(
     assert materialized == {"left", "right"}  # not after_right: it was not selected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/plan.py ExecutionPlan.build keys steps by op_name, so two definitions "
-    "with the same op name (key=['a','b'] and name='a__b') collapse into one step and one "
-    "asset is silently never materialized; Definitions does not refuse the clash either",
-)
-def test_two_definitions_with_the_same_op_name_are_not_silently_merged(
-    storage_dir: str,
-) -> None:
+def test_two_definitions_with_the_same_op_name_are_refused() -> None:
+    # A run keys its steps by op name: merged silently, one asset would never run.
     @asset(key=["a", "b"])
     def nested() -> int:
         return 1
@@ -521,11 +514,12 @@ def test_two_definitions_with_the_same_op_name_are_not_silently_merged(
     def flat() -> int:
         return 2
 
-    try:
-        defs = Definitions(assets=[nested, flat])
-    except DefinitionsError as error:  # refusing the clash is also right
-        assert "a__b" in str(error)
-        return
-    result = materialize(defs, storage_dir=storage_dir)
-    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert materialized == {AssetKey(["a", "b"]), AssetKey("a__b")}
+    with pytest.raises(DuplicateKeyError) as caught:
+        Definitions(assets=[nested, flat])
+
+    message = str(caught.value)
+    assert "op name 'a__b'" in message
+    assert "asset 'a/b' at " in message and "asset 'a__b' at " in message
+    for assets_def in (nested, flat):
+        filename, line = assets_def.source
+        assert f"{filename}:{line}" in message

@@ -13,6 +13,7 @@ import pytest
 from conftest import TAXI_ASSETS
 from flowdev import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
@@ -21,6 +22,7 @@ from flowdev import (
     EnvVar,
     Failure,
     MaterializeResult,
+    Output,
     RetryPolicy,
     RetryRequested,
     asset,
@@ -28,7 +30,7 @@ from flowdev import (
     multi_asset,
 )
 from flowdev.events import EventKind, RunEvent
-from flowdev.materialize import ExecuteInProcessResult, materialize
+from flowdev.in_process import ExecuteInProcessResult, materialize
 
 FAST_MODEL = {
     "ops": {"trip_duration_model": {"config": {"iterations": 2, "seconds_per_iteration": 0}}}
@@ -348,11 +350,6 @@ def test_env_var_secrets_never_appear_in_events(api: Api, storage_dir: str) -> N
     assert result.output_for("leaky") == {"token": SECRET}  # the value itself is untouched
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/execution.py _fail stores Failure.metadata in the STEP_FAILURE event "
-    "without redacting secrets",
-)
 def test_secrets_in_failure_metadata_are_redacted(api: Api, storage_dir: str) -> None:
     @asset
     def refused(api: Api) -> int:
@@ -365,11 +362,6 @@ def test_secrets_in_failure_metadata_are_redacted(api: Api, storage_dir: str) ->
     assert SECRET not in all_event_text(result.all_events)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/execution.py _run_check stores the check's description (and the "
-    "repr of an exception a check raised) in the event without redacting secrets",
-)
 def test_secrets_in_asset_check_results_are_redacted(api: Api, storage_dir: str) -> None:
     @asset
     def endpoint() -> int:
@@ -421,11 +413,6 @@ def test_a_failing_check_is_recorded_and_does_not_fail_the_run(storage_dir: str)
     assert "not AssetCheckResult" in checks["returns_junk"].data["description"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/execution.py _run_check ignores AssetCheckSpec.blocking: a failed "
-    "blocking check (severity ERROR) must keep downstream assets from running, as in Dagster",
-)
 def test_a_failed_blocking_check_stops_downstream_assets(storage_dir: str) -> None:
     ran: list[str] = []
 
@@ -451,11 +438,6 @@ def test_a_failed_blocking_check_stops_downstream_assets(storage_dir: str) -> No
     assert materialized(result) == ["upstream"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/execution.py _collect/_unpack drop MaterializeResult.check_results, so "
-    "checks declared with @asset(check_specs=...) are never recorded",
-)
 def test_check_results_returned_with_the_materialization_are_recorded(
     storage_dir: str,
 ) -> None:
@@ -470,3 +452,147 @@ def test_check_results_returned_with_the_materialization_are_recorded(
     (check,) = result.get_asset_check_evaluations()
     assert check.data["check_name"] == "non_empty"
     assert check.data["passed"] is True
+
+
+def test_a_blocking_check_declared_on_the_asset_fails_its_step(storage_dir: str) -> None:
+    @asset(check_specs=[AssetCheckSpec("non_empty", asset="orders", blocking=True)])
+    def orders() -> MaterializeResult:
+        return MaterializeResult(
+            value=[], check_results=[AssetCheckResult(passed=False, check_name="non_empty")]
+        )
+
+    @asset
+    def report(orders: list[int]) -> int:
+        return len(orders)
+
+    result = materialize([orders, report], storage_dir=storage_dir, raise_on_error=False)
+
+    assert not result.success
+    assert materialized(result) == ["orders"]  # the value stays stored, as in Dagster
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_key == "orders"
+    assert "'orders:non_empty'" in failure.data["error_message"]
+    assert failure.data["file"] == orders.source[0]
+    (skipped,) = [e for e in result.all_events if e.kind is EventKind.STEP_SKIPPED]
+    assert skipped.step_key == "report"
+
+
+def test_a_blocking_check_failing_with_severity_warn_does_not_block(storage_dir: str) -> None:
+    @asset
+    def upstream() -> int:
+        return 1
+
+    @asset_check(asset=upstream, blocking=True)
+    def advisory(upstream: int) -> AssetCheckResult:
+        return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN)
+
+    @asset
+    def downstream(upstream: int) -> int:
+        return upstream + 1
+
+    result = materialize([upstream, advisory, downstream], storage_dir=storage_dir)
+
+    assert result.success
+    assert materialized(result) == ["upstream", "downstream"]
+
+
+def test_a_blocking_check_that_raises_blocks_and_points_at_the_check(storage_dir: str) -> None:
+    @asset
+    def upstream() -> int:
+        return 1
+
+    @asset_check(asset=upstream, blocking=True)
+    def broken(upstream: int) -> AssetCheckResult:
+        raise ValueError("cannot tell")
+
+    with pytest.raises(Exception, match="blocking asset check"):
+        materialize([upstream, broken], storage_dir=storage_dir)
+    result = materialize([upstream, broken], storage_dir=storage_dir, raise_on_error=False)
+    (failure,) = result.get_step_failure_events()
+    assert failure.data["file"] == broken.fn.__code__.co_filename
+    assert failure.data["line"] == broken.fn.__code__.co_firstlineno
+    (check,) = result.get_asset_check_evaluations()
+    assert check.data["blocking"] is True
+    assert "cannot tell" in check.data["description"]
+
+
+def test_check_results_yielded_by_the_asset_are_recorded(storage_dir: str) -> None:
+    @asset(check_specs=[AssetCheckSpec("positive", asset="price")])
+    def price():  # type: ignore[no-untyped-def]
+        yield Output(3)
+        yield AssetCheckResult(passed=True)  # the one declared check: no name needed
+
+    result = materialize([price], storage_dir=storage_dir)
+
+    (check,) = result.get_asset_check_evaluations()
+    assert check.data["check_name"] == "positive"
+    assert check.asset_key == price.key
+
+
+def test_a_declared_check_without_a_result_fails_the_step(storage_dir: str) -> None:
+    @asset(check_specs=[AssetCheckSpec("non_empty", asset="orders")])
+    def orders() -> list[int]:
+        return [1]
+
+    result = materialize([orders], storage_dir=storage_dir, raise_on_error=False)
+
+    (failure,) = result.get_step_failure_events()
+    assert "'non_empty'" in failure.data["error_message"]
+    assert "check_results=" in failure.data["error_message"]
+    assert materialized(result) == []
+
+
+def test_a_result_for_an_undeclared_check_is_refused_with_a_suggestion(storage_dir: str) -> None:
+    @asset(check_specs=[AssetCheckSpec("non_empty", asset="orders")])
+    def orders() -> MaterializeResult:
+        return MaterializeResult(
+            value=[1], check_results=[AssetCheckResult(passed=True, check_name="non_emtpy")]
+        )
+
+    result = materialize([orders], storage_dir=storage_dir, raise_on_error=False)
+
+    (failure,) = result.get_step_failure_events()
+    assert "'non_emtpy'" in failure.data["error_message"]
+    assert "did you mean" in failure.data["error_message"].lower()
+
+
+def test_secrets_hidden_in_numbers_and_metadata_keys_are_redacted(
+    monkeypatch: pytest.MonkeyPatch, storage_dir: str
+) -> None:
+    class Db(ConfigurableResource):
+        port: int
+        password: str
+
+    monkeypatch.setenv("DB_PORT", "54329")
+    monkeypatch.setenv("DB_PASSWORD", 'pa"ss\\word')  # escaped differently in JSON
+    db = Db(port=EnvVar.int("DB_PORT"), password=EnvVar("DB_PASSWORD"))
+
+    @asset
+    def connected(db: Db) -> MaterializeResult:
+        return MaterializeResult(
+            value=1, metadata={"port": db.port, db.password: "key", "dsn": f"x:{db.password}"}
+        )
+
+    result = materialize([connected], resources={"db": db}, storage_dir=storage_dir)
+
+    text = all_event_text(result.all_events)
+    assert "54329" not in text
+    assert 'pa\\"ss' not in text and "ss\\\\word" not in text
+    assert metadata_value(result, "connected", "port") == "***"
+
+
+def test_a_user_file_beside_the_package_is_reported_as_where_the_step_failed(
+    storage_dir: str,
+) -> None:
+    # A directory that merely starts with flowdev's own path is the user's, not flowdev's.
+    import flowdev
+
+    filename = str(Path(flowdev.__file__).parent) + "_project/assets.py"
+    namespace: dict[str, Any] = {"asset": asset}
+    source = "@asset\ndef broken():\n    raise ValueError('no')\n"
+    exec(compile(source, filename, "exec"), namespace)
+
+    result = materialize([namespace["broken"]], storage_dir=storage_dir, raise_on_error=False)
+
+    (failure,) = result.get_step_failure_events()
+    assert (failure.data["file"], failure.data["line"]) == (filename, 3)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from flowdev.graph import AssetGraph, AssetNode
+from flowdev.asset_graph import AssetGraph, AssetNode
 from flowdev.graph_text import render_graph
 from flowdev.keys import AssetKey
 from hypothesis import given, settings

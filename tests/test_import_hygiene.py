@@ -39,7 +39,7 @@ def test_defining_and_materializing_assets_loads_nothing_heavy() -> None:
     code = """
 import tempfile
 import flowdev as dg
-from flowdev.materialize import materialize
+from flowdev.in_process import materialize
 
 @dg.asset
 def one():

@@ -10,18 +10,20 @@ from typing import Any
 
 import pytest
 from flowdev import (
+    AssetExecutionContext,
     AssetIn,
     AssetKey,
     ConfigurableIOManager,
     FilesystemIOManager,
     InMemoryIOManager,
     InputContext,
+    MaterializeResult,
     OutputContext,
     asset,
 )
 from flowdev.errors import ExecutionError
+from flowdev.in_process import materialize
 from flowdev.io import safe_path_part, storage_path
-from flowdev.materialize import materialize
 
 
 def files_under(directory: str | Path) -> set[str]:
@@ -77,6 +79,20 @@ def test_prefixed_keys_are_stored_in_directories(storage_dir: str) -> None:
     assert pickle.loads(path.read_bytes()) == [1]
     (event,) = result.asset_materializations_for("lake/raw/events")
     assert event.data["metadata"]["path"] == {"type": "path", "value": str(path)}
+
+
+def test_an_assets_own_path_metadata_wins_over_the_io_managers(storage_dir: str) -> None:
+    @asset
+    def exported(context: AssetExecutionContext) -> MaterializeResult:
+        context.add_output_metadata({"rows": 1})
+        return MaterializeResult(value=[1], metadata={"path": "s3://bucket/exported.parquet"})
+
+    result = materialize([exported], storage_dir=storage_dir)
+
+    (event,) = result.asset_materializations_for("exported")
+    assert event.data["metadata"]["path"]["value"] == "s3://bucket/exported.parquet"
+    assert event.data["metadata"]["rows"]["value"] == 1
+    assert (Path(storage_dir) / "exported").exists()  # stored where the IO manager puts it
 
 
 def test_a_none_value_is_not_stored(storage_dir: str) -> None:
@@ -237,15 +253,26 @@ def test_different_parts_never_collide() -> None:
     assert len(set(safe)) == len(parts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/io.py safe_path_part: an ordinary part may equal the escaped form "
-    "of another ('a/b' -> 'a_b-c14cddc0'), so two keys can share one file",
-)
 def test_an_ordinary_part_never_collides_with_an_escaped_one() -> None:
     escaped = safe_path_part("a/b")
 
     assert safe_path_part(escaped) != escaped
+
+
+@pytest.mark.parametrize(
+    "part",
+    [*HOSTILE_PARTS, "a_b-c14cddc0", "%", "%25", "%2E", "a.", "a%2E", "\ud800", "x" * 40],
+    ids=repr,
+)
+def test_a_segment_decodes_back_to_its_part(part: str) -> None:
+    # Decoding is a function, so an encoding that always decodes back never collides.
+    from urllib.parse import unquote
+
+    safe = safe_path_part(part)
+    decoded = "" if safe == "%" else unquote(safe, errors="surrogatepass")
+
+    assert decoded == part
+    assert not safe.endswith(".")
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from flowdev.graph import AssetGraph, AssetNode
+from flowdev.asset_graph import AssetGraph, AssetNode
 from flowdev.keys import AssetKey
 from flowdev.layout import Direction, Dummy, Layout, compute_layout
 from hypothesis import given, settings

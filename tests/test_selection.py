@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from flowdev.asset_graph import AssetGraph, AssetNode
 from flowdev.errors import SelectionSyntaxError, UnknownAssetError
-from flowdev.graph import AssetGraph, AssetNode
 from flowdev.keys import AssetKey
 from flowdev.selection import AssetSelection, resolve_selection
 from flowdev.selection_syntax import parse_selection, select

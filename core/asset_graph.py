@@ -4,6 +4,9 @@ Adjacency is kept in plain dicts so that building and walking the graph costs a 
 microseconds per asset: importing networkx alone takes longer (135-210 ms here) than
 validating 10,000 assets. `AssetGraph.to_networkx` hands a `networkx.DiGraph` to code
 that needs its algorithms (layout, reporting), importing it only then.
+
+The module is not called ``graph``: that is the public `@graph` decorator's name, which an
+imported submodule would hide (see `flowdev.__init__`).
 """
 
 from __future__ import annotations

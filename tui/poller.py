@@ -86,9 +86,7 @@ class InstancePoller:
             self._last_status = now
         # Fifty rows by an index: cheap enough to read every round, so durations tick.
         runs = storage.list_runs(50)
-        finished = [
-            run for run in runs if run.run_id in self._active and not run.status.is_active
-        ]
+        finished = [run for run in runs if run.run_id in self._active and not run.status.is_active]
         self._active = {run.run_id: run.status for run in runs if run.status.is_active}
         log_reset = False
         lines: list[LogLine] = []

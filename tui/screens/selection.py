@@ -9,16 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from flowdev.asset_graph import AssetGraph
+from flowdev.errors import FlowdevError
+from flowdev.keys import AssetKey
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
-
-from flowdev.asset_graph import AssetGraph
-from flowdev.errors import FlowdevError
-from flowdev.keys import AssetKey
 
 
 @dataclass(frozen=True, slots=True)

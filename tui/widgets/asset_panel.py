@@ -13,6 +13,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from flowdev.snapshot import AssetSnapshot
+from flowdev.status import AssetStatus
+from flowdev.storage import MaterializationRecord
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown
 from rich.table import Table
@@ -21,10 +24,6 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.reactive import var
 from textual.widgets import Label, Sparkline, Static
-
-from flowdev.snapshot import AssetSnapshot
-from flowdev.status import AssetStatus
-from flowdev.storage import MaterializationRecord
 
 STATUS_STYLE = {
     "missing": "dim",
@@ -143,9 +142,7 @@ class AssetPanel(VerticalScroll):
                 left = status.overdue_at - now
                 table.add_row(
                     "overdue",
-                    Text(f"for {age(-left)}", "dark_orange")
-                    if left <= 0
-                    else f"in {age(left)}",
+                    Text(f"for {age(-left)}", "dark_orange") if left <= 0 else f"in {age(left)}",
                 )
         return table
 

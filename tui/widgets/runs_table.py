@@ -10,13 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
+from flowdev.storage import RunRecord
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import var
 from textual.widgets import DataTable
-
-from flowdev.storage import RunRecord
 
 RUN_STYLE = {
     "queued": "dim",

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="flowdev",
     help="Asset-first data pipelines with a live terminal dev environment.",
-    no_args_is_help=True,
+    no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -55,14 +55,23 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    context: typer.Context,
+    project_dir: ProjectOption = Path("."),
+    module: ModuleOption = None,
+    file: FileOption = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    """Asset-first data pipelines with a live terminal dev environment."""
+    """Asset-first data pipelines with a live terminal dev environment.
+
+    Without a command, opens the app (`flowdev dev`).
+    """
+    if context.invoked_subcommand is None:
+        dev(project_dir, module, file)
 
 
 def fail(error: FlowdevError, as_json: bool, code: int = 2) -> NoReturn:
@@ -256,6 +265,26 @@ def graph(
     keys = _select(defs, select, False)
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     typer.echo(render_graph(defs.asset_graph, keys, width=width))
+
+
+@app.command()
+def dev(
+    project_dir: ProjectOption = Path("."),
+    module: ModuleOption = None,
+    file: FileOption = None,
+) -> None:
+    """Open the terminal app: the graph, statuses, runs and logs, reloading on every save."""
+    try:
+        project = find_project(project_dir, module=module, file=file)
+        from flowdev import run_commands
+
+        run_commands.open_storage(project).close()  # a newer database is refused up front
+    except FlowdevError as error:
+        fail(error, False)
+    # The one place core touches the app: headless commands never import Textual.
+    from flowdev.tui.app import run_app
+
+    run_app(project)
 
 
 # -- runs --------------------------------------------------------------------------------

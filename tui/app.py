@@ -1,0 +1,569 @@
+"""`flowdev dev`: the terminal app — graph, freshness, keyboard runs, live logs.
+
+The app computes nothing itself. Three workers feed it: the watcher (an async worker
+over `flowdev.watch.watch_project`, which loads the definitions in a child process on
+every save), the poller (a thread worker that reads the instance a few times a second
+through `InstancePoller`), and short thread workers that launch and cancel runs. Widgets
+get plain data set on them; they post messages up; nothing here blocks the UI thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+import time
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, Footer, Static
+from textual.worker import get_current_worker
+
+from flowdev.keys import AssetKey
+from flowdev.loader import LoadError
+from flowdev.project import Project
+from flowdev.snapshot import DefinitionsSnapshot, diff_snapshots
+from flowdev.status import AssetStatus, Status
+from flowdev.storage import EventRecord, RunRecord
+from flowdev.tui.commands import FlowdevCommands
+from flowdev.tui.poller import InstancePoller, PollResult
+from flowdev.tui.screens.help import HelpScreen
+from flowdev.tui.screens.quit import QuitChoice, QuitScreen
+from flowdev.tui.screens.selection import SelectionChoice, SelectionScreen
+from flowdev.tui.widgets.asset_graph import AssetGraphView
+from flowdev.tui.widgets.asset_list import AssetListView
+from flowdev.tui.widgets.asset_panel import AssetPanel
+from flowdev.tui.widgets.log_view import RunLogView
+from flowdev.tui.widgets.runs_table import RunsTable
+from flowdev.watch import LoadFailed, Reloaded, watch_project
+
+POLL_SECONDS = 0.25
+
+
+class FlowdevApp(App[None]):
+    """The flowdev dev environment for one project."""
+
+    TITLE = "flowdev"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {FlowdevCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "materialize('cursor')", "Materialize", id="app.materialize"),
+        Binding("M", "materialize('downstream')", "+downstream", id="app.downstream"),
+        Binding("U", "materialize('upstream')", "+upstream", id="app.upstream"),
+        Binding("S", "materialize('stale')", "Stale+missing", id="app.stale"),
+        Binding("s", "select", "Select", id="app.select"),
+        Binding("enter", "enter", "Panel / run changed", id="app.enter", show=False),
+        Binding("v", "toggle_view", "Graph/list", id="app.toggle_view"),
+        Binding("r", "reload", "Reload", id="app.reload"),
+        Binding("e", "edit", "Edit", id="app.edit"),
+        Binding("l", "focus_logs", "Logs", id="app.logs"),
+        Binding("slash", "search_log", "Search log", id="app.search", show=False),
+        Binding("escape", "dismiss", "Dismiss", id="app.dismiss", show=False),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("q", "quit_app", "Quit", id="app.quit"),
+    ]
+
+    def __init__(self, project: Project, *, watch: bool = True) -> None:
+        super().__init__()
+        self.project = project
+        self.watch_files = watch
+        self.snapshot: DefinitionsSnapshot | None = None
+        self.statuses: dict[AssetKey, AssetStatus] = {}
+        self.marked: frozenset[AssetKey] = frozenset()
+        self.notice_keys: frozenset[AssetKey] = frozenset()
+        self.load_error: LoadError | None = None
+        self.loaded_at: float | None = None
+        self.load_ms: float | None = None
+        self.selected_run_id: str | None = None
+        self.runs: list[RunRecord] = []
+        self.last_failure: EventRecord | None = None
+        self._reload_requested = asyncio.Event()
+        self._launched: set[str] = set()
+
+    # -- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="header")
+        yield Static(id="load-error", classes="hidden")
+        with Horizontal(id="top"):
+            with ContentSwitcher(initial="graph", id="views"):
+                yield AssetGraphView(id="graph")
+                yield AssetListView(id="list")
+            yield AssetPanel(id="panel")
+        yield Static(id="notice", classes="hidden")
+        with Horizontal(id="bottom"):
+            yield RunsTable(id="runs")
+            with Vertical(id="log-pane"):
+                yield Static(id="log-title")
+                yield RunLogView(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.panel.project_root = str(self.project.root)
+        self._update_header()
+        self.set_interval(1.0, self._update_header)
+        self.query_one(AssetGraphView).focus()
+        self._watch()
+        self._poll()
+
+    @property
+    def graph_view(self) -> AssetGraphView:
+        return self.query_one(AssetGraphView)
+
+    @property
+    def panel(self) -> AssetPanel:
+        return self.query_one(AssetPanel)
+
+    @property
+    def log_view(self) -> RunLogView:
+        return self.query_one(RunLogView)
+
+    @property
+    def cursor(self) -> AssetKey | None:
+        return self.graph_view.cursor
+
+    # -- loading -------------------------------------------------------------------------
+
+    @work(exclusive=True, group="watch")
+    async def _watch(self) -> None:
+        if not self.watch_files:
+            from flowdev.loader import load_project
+
+            loaded = await asyncio.to_thread(load_project, self.project)
+            if isinstance(loaded, LoadError):
+                self._load_failed(LoadFailed(loaded, (), 0.0))
+            else:
+                self._reloaded(Reloaded(loaded, (), loaded.load_seconds * 1000))
+            return
+        async for outcome in watch_project(self.project, reload=self._reload_requested):
+            if isinstance(outcome, Reloaded):
+                self._reloaded(outcome)
+            else:
+                self._load_failed(outcome)
+
+    def _reloaded(self, outcome: Reloaded) -> None:
+        previous, previous_statuses = self.snapshot, self.statuses
+        self.snapshot = outcome.snapshot
+        self.load_error = None
+        self.loaded_at = time.time()
+        self.load_ms = outcome.ms
+        self.query_one("#load-error", Static).add_class("hidden")
+        self.graph_view.snapshot = outcome.snapshot
+        self.query_one(AssetListView).snapshot = outcome.snapshot
+        self.marked = frozenset(k for k in self.marked if k in outcome.snapshot)
+        self.graph_view.marked = self.marked
+        if previous is not None:
+            self._announce_changes(previous, outcome.snapshot, previous_statuses)
+        self._update_header()
+        self._show_cursor_asset()
+
+    def _announce_changes(
+        self,
+        previous: DefinitionsSnapshot,
+        snapshot: DefinitionsSnapshot,
+        previous_statuses: dict[AssetKey, AssetStatus],
+    ) -> None:
+        diff = diff_snapshots(previous, snapshot)
+        if not (diff.added or diff.removed or diff.edited):
+            return
+        graph = snapshot.asset_graph
+        touched = set(diff.added) | set(diff.edited)
+        # What the save made stale: the edited assets and everything downstream of them
+        # that was materialized; added assets are new work too.
+        affected = {
+            key
+            for key in graph.downstream(touched) | touched
+            if not snapshot.get(key).is_external
+        }
+        stale_now = {
+            key
+            for key in affected
+            if key in diff.added
+            or previous_statuses.get(key) is None
+            or previous_statuses[key].last_materialized is not None
+        }
+        self.notice_keys = frozenset(affected)
+        self.graph_view.highlighted = frozenset(affected)
+        parts = [f"+{len(diff.added)} −{len(diff.removed)} ~{len(diff.edited)} assets"]
+        parts.append(f"{len(stale_now)} now stale")
+        notice = self.query_one("#notice", Static)
+        notice.update(" · ".join(parts) + "   [enter] run them · [esc] dismiss")
+        notice.remove_class("hidden")
+
+    def _load_failed(self, outcome: LoadFailed) -> None:
+        self.load_error = outcome.error
+        panel = self.query_one("#load-error", Static)
+        where = outcome.error.location(self.project.root) or ""
+        kept = "the graph shows the last good definitions" if self.snapshot else "nothing loaded"
+        panel.update(
+            f"[b]load failed[/b] {where}\n{outcome.error.describe(self.project.root)}\n"
+            f"[dim]{kept} · esc dismisses · fix and save to reload[/dim]"
+        )
+        panel.remove_class("hidden")
+        self._update_header()
+
+    def _update_header(self) -> None:
+        parts = [f"[b]{self.project.name}[/b]"]
+        if self.snapshot is not None:
+            count = sum(1 for a in self.snapshot.assets if not a.is_external)
+            parts.append(f"{count} assets")
+        if self.load_error is not None:
+            where = self.load_error.location(self.project.root) or ""
+            parts.append(f"[red]load failed: {where} {self.load_error.exception_type}[/red]")
+            if self.snapshot is not None:
+                parts.append("[dim](showing the last good definitions)[/dim]")
+        elif self.loaded_at is not None:
+            ago = time.time() - self.loaded_at
+            parts.append(f"reloaded {ago:.0f} s ago ({(self.load_ms or 0) / 1000:.2f} s)")
+        else:
+            parts.append("loading…")
+        counts: dict[str, int] = {}
+        for status in self.statuses.values():
+            counts[status.status.value] = counts.get(status.status.value, 0) + 1
+        for name in ("running", "queued", "failed", "check_failed", "stale", "overdue"):
+            if counts.get(name):
+                parts.append(f"{counts[name]} {name.replace('_', ' ')}")
+        for name in ("missing", "fresh"):
+            if counts.get(name):
+                parts.append(f"{counts[name]} {name}")
+        self.query_one("#header", Static).update(" · ".join(parts))
+
+    # -- polling -------------------------------------------------------------------------
+
+    @work(exclusive=True, group="poll", thread=True)
+    def _poll(self) -> None:
+        worker = get_current_worker()
+        poller = InstancePoller(self.project.home)
+        try:
+            while not worker.is_cancelled:
+                result = poller.poll(self.snapshot, self.selected_run_id)
+                self.call_from_thread(self._apply_poll, result)
+                time.sleep(POLL_SECONDS)
+        finally:
+            poller.close()
+
+    def _apply_poll(self, result: PollResult) -> None:
+        if result.statuses is not None:
+            self.statuses = result.statuses
+            by_name = {key: status.status.value for key, status in result.statuses.items()}
+            self.graph_view.statuses = by_name
+            listing = self.query_one(AssetListView)
+            listing.statuses = by_name
+            listing.details = result.statuses
+            self._show_cursor_asset(history=False)
+        runs_table = self.query_one(RunsTable)
+        self.runs = result.runs
+        runs_table.usage = result.usage
+        runs_table.runs = result.runs
+        if self.selected_run_id is None and result.runs:
+            self.selected_run_id = result.runs[0].run_id
+        if result.log_reset:
+            self.log_view.clear()
+        if result.log_lines and result.log_run_id == self.selected_run_id:
+            self.log_view.append(result.log_lines)
+        self._update_log_title()
+        for failure in result.failures:
+            self._failure_first(failure)
+        for run in result.finished_runs:
+            self._launched.discard(run.run_id)
+            if run.status.value != "success":
+                self.notify(f"run {run.run_id[:8]} {run.status.value}", severity="error")
+        if result.finished_runs:
+            self._show_cursor_asset()
+
+    def _failure_first(self, failure: EventRecord) -> None:
+        """Open the log on a failed step: its run, filtered to the error."""
+        self.last_failure = failure
+        if self.selected_run_id != failure.run_id:
+            self.selected_run_id = failure.run_id
+            self.log_view.clear()
+        self.log_view.search = failure.message.split(":")[0]
+
+    def _update_log_title(self) -> None:
+        run = next((r for r in self.runs if r.run_id == self.selected_run_id), None)
+        title = "log"
+        if run is not None:
+            title = f"log · run {run.run_id[:8]} {run.status.value} · {run.selection}"
+        if not self.log_view.follow:
+            title += " · paused (f follows)"
+        self.query_one("#log-title", Static).update(title)
+
+    # -- the asset under the cursor ------------------------------------------------------
+
+    @on(AssetGraphView.CursorMoved)
+    def _cursor_moved(self, event: AssetGraphView.CursorMoved) -> None:
+        self.query_one(AssetListView).cursor = event.key
+        self._show_cursor_asset()
+
+    @on(AssetListView.CursorMoved)
+    def _list_cursor_moved(self, event: AssetListView.CursorMoved) -> None:
+        if event.key is not None and event.key != self.graph_view.cursor:
+            self.graph_view.cursor = event.key
+
+    def _show_cursor_asset(self, history: bool = True) -> None:
+        key = self.cursor
+        panel = self.panel
+        if key is None or self.snapshot is None or key not in self.snapshot:
+            panel.asset = None
+            panel.status = None
+            return
+        panel.asset = self.snapshot.get(key)
+        panel.children_keys = [
+            child.to_user_string() for child in self.snapshot.asset_graph.children(key)
+        ]
+        panel.status = self.statuses.get(key)
+        if history:
+            self._load_history(key)
+
+    @work(exclusive=True, group="history", thread=True)
+    def _load_history(self, key: AssetKey) -> None:
+        from flowdev.storage import Storage
+
+        with Storage(self.project.home) as storage:
+            records = storage.materializations(key.to_user_string(), limit=30)
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self._set_history, key, records)
+
+    def _set_history(self, key: AssetKey, records: list) -> None:
+        if key == self.cursor:
+            self.panel.history = records
+
+    @on(AssetGraphView.MarkToggled)
+    def _mark_toggled(self, event: AssetGraphView.MarkToggled) -> None:
+        self.marked = self.marked ^ {event.key}
+        self.graph_view.marked = self.marked
+
+    @on(RunsTable.RunSelected)
+    def _run_selected(self, event: RunsTable.RunSelected) -> None:
+        if event.run_id != self.selected_run_id:
+            self.selected_run_id = event.run_id
+            self.log_view.clear()
+
+    # -- running -------------------------------------------------------------------------
+
+    def action_materialize(self, scope: str) -> None:
+        """Materialize the cursor asset or the marked set, with ``scope`` around it."""
+        if self.snapshot is None:
+            self.notify("no definitions loaded yet", severity="warning")
+            return
+        graph = self.snapshot.asset_graph
+        if scope == "stale":
+            keys = {
+                key
+                for key, status in self.statuses.items()
+                if status.status in (Status.STALE, Status.MISSING) or status.is_stale
+            }
+            label = "stale and missing"
+        else:
+            base = set(self.marked) if self.marked else {self.cursor} - {None}
+            if not base:
+                self.notify("move the cursor to an asset first", severity="warning")
+                return
+            keys = set(base)  # type: ignore[arg-type]
+            if scope == "downstream":
+                keys |= graph.downstream(keys)
+            elif scope == "upstream":
+                keys |= graph.upstream(keys)
+            names = sorted(k.to_user_string() for k in base)  # type: ignore[union-attr]
+            label = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+            if scope != "cursor":
+                label += f" ({scope})"
+        self._launch(keys, label)
+
+    def _launch(self, keys: set[AssetKey], label: str) -> None:
+        assert self.snapshot is not None
+        runnable = [
+            key.to_user_string()
+            for key in self.snapshot.asset_graph.toposort(keys)
+            if not self.snapshot.get(key).is_external
+        ]
+        if not runnable:
+            self.notify("nothing to materialize there", severity="warning")
+            return
+        self._launch_in_thread(runnable, label, self.snapshot.code_fingerprint)
+
+    @work(thread=True, group="launch")
+    def _launch_in_thread(self, keys: list[str], label: str, fingerprint: str) -> None:
+        from flowdev.launcher import launch_run
+        from flowdev.storage import Storage
+
+        with Storage(self.project.home) as storage:
+            run = launch_run(
+                storage, self.project, keys, selection=label, code_fingerprint=fingerprint
+            )
+        self.call_from_thread(self._launched_run, run)
+
+    def _launched_run(self, run: RunRecord) -> None:
+        self._launched.add(run.run_id)
+        self.selected_run_id = run.run_id
+        self.log_view.clear()
+        self.notify(f"run {run.run_id[:8]}: {len(run.asset_keys)} assets")
+
+    def action_enter(self) -> None:
+        """On the save notice: run exactly what the save changed; else focus the panel."""
+        if not self.notice_keys or self.snapshot is None:
+            self.panel.focus()
+            return
+        self._launch(set(self.notice_keys), "changed by the last save")
+        self.action_dismiss()
+
+    @on(RunsTable.CancelRequested)
+    def _cancel_requested(self, event: RunsTable.CancelRequested) -> None:
+        self._cancel(event.run_id)
+
+    @work(thread=True, group="cancel")
+    def _cancel(self, run_id: str) -> None:
+        from flowdev.launcher import cancel_run
+        from flowdev.storage import Storage
+
+        with Storage(self.project.home) as storage:
+            run = cancel_run(storage, run_id)
+        self.call_from_thread(self.notify, f"run {run.run_id[:8]} {run.status.value}")
+
+    @on(RunsTable.ReexecuteRequested)
+    def _reexecute_requested(self, event: RunsTable.ReexecuteRequested) -> None:
+        self._reexecute(event.run_id)
+
+    @work(thread=True, group="launch")
+    def _reexecute(self, run_id: str) -> None:
+        from flowdev.errors import FlowdevError
+        from flowdev.launcher import launch_run
+        from flowdev.run_commands import reexecution_keys
+        from flowdev.storage import Storage
+
+        with Storage(self.project.home) as storage:
+            parent = storage.get_run(run_id)
+            try:
+                keys = reexecution_keys(storage, parent, from_failure=True)
+            except FlowdevError as error:
+                self.call_from_thread(self.notify, str(error), severity="warning")
+                return
+            run = launch_run(
+                storage,
+                self.project,
+                keys,
+                selection=f"re-execution of {parent.run_id[:8]} from failure",
+                run_config=parent.run_config,
+                parent_run_id=parent.run_id,
+            )
+        self.call_from_thread(self._launched_run, run)
+
+    # -- other actions -------------------------------------------------------------------
+
+    def action_select(self) -> None:
+        """Type a selection query to mark or to run."""
+        if self.snapshot is None:
+            return
+
+        def chosen(choice: SelectionChoice | None) -> None:
+            if choice is None:
+                return
+            if choice.action == "run":
+                self._launch(set(choice.keys), choice.query)
+            else:
+                self.marked = choice.keys
+                self.graph_view.marked = self.marked
+
+        self.push_screen(SelectionScreen(self.snapshot.asset_graph), chosen)
+
+    def action_toggle_view(self) -> None:
+        """Switch between the graph and the sortable list."""
+        switcher = self.query_one(ContentSwitcher)
+        switcher.current = "list" if switcher.current == "graph" else "graph"
+        target = self.query_one(f"#{switcher.current}")
+        target.focus()
+
+    def action_reload(self) -> None:
+        """Load the definitions again now."""
+        self._reload_requested.set()
+        if not self.watch_files:
+            self._watch()
+
+    def action_focus_logs(self) -> None:
+        """Go to the log pane."""
+        self.log_view.focus()
+
+    def action_search_log(self) -> None:
+        """Search the log (incremental: matches highlight as you type)."""
+        from flowdev.tui.screens.search import SearchScreen
+
+        def searched(text: str | None) -> None:
+            if text is not None:
+                self.log_view.search = text
+                self.log_view.focus()
+
+        self.push_screen(SearchScreen(self.log_view), searched)
+
+    def action_dismiss(self) -> None:
+        """Hide the load error and the save notice."""
+        self.query_one("#load-error", Static).add_class("hidden")
+        self.query_one("#notice", Static).add_class("hidden")
+        self.notice_keys = frozenset()
+        self.graph_view.highlighted = frozenset()
+
+    def action_help(self) -> None:
+        """Show every key."""
+        self.push_screen(HelpScreen())
+
+    def action_edit(self) -> None:
+        """Open the source in $EDITOR: the failure's line from the log, else the asset's."""
+        target = None
+        if self.focused is self.log_view and self.last_failure is not None:
+            data = self.last_failure.data
+            if data.get("file") and data.get("line"):
+                target = (str(data["file"]), int(data["line"]))
+        if target is None and self.cursor is not None and self.snapshot is not None:
+            asset = self.snapshot.get(self.cursor)
+            if asset.source_file:
+                target = (asset.source_file, asset.source_line or 1)
+        if target is None:
+            self.notify("no source to open here", severity="warning")
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        command = [*shlex.split(editor), f"+{target[1]}", target[0]]
+        with self.suspend():
+            subprocess.run(command, check=False)
+
+    def action_quit_app(self) -> None:
+        """Quit; with runs going, ask whether to cancel them, leave them, or stay."""
+        active = [run for run in self.runs if run.status.is_active]
+        if not active:
+            self.exit()
+            return
+
+        def chosen(choice: QuitChoice | None) -> None:
+            if choice == "cancel":
+                self._cancel_all_and_exit([run.run_id for run in active])
+            elif choice == "leave":
+                self.exit()
+
+        self.push_screen(QuitScreen(len(active)), chosen)
+
+    @work(thread=True, group="cancel")
+    def _cancel_all_and_exit(self, run_ids: list[str]) -> None:
+        from flowdev.launcher import cancel_run
+        from flowdev.storage import Storage
+
+        with Storage(self.project.home) as storage:
+            for run_id in run_ids:
+                cancel_run(storage, run_id, wait=False)
+            for run_id in run_ids:
+                cancel_run(storage, run_id)
+        self.call_from_thread(self.exit)
+
+    def jump_to(self, key: AssetKey) -> None:
+        """Put the cursor on ``key`` (the command palette's asset search)."""
+        self.graph_view.cursor = key
+        self.graph_view.focus()
+
+
+def run_app(project: Project) -> None:
+    """Run the app on ``project`` until the user quits."""
+    FlowdevApp(project).run()
+
+
+__all__ = ["FlowdevApp", "run_app"]

@@ -17,7 +17,7 @@ import time
 from typing import ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, Footer, Static
@@ -524,9 +524,14 @@ class FlowdevApp(App[None]):
             self.notify("no source to open here", severity="warning")
             return
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        # A list, never a shell string: the path comes from the user's project.
         command = [*shlex.split(editor), f"+{target[1]}", target[0]]
-        with self.suspend():
-            subprocess.run(command, check=False)
+        try:
+            with self.suspend():
+                subprocess.run(command, check=False)
+        except SuspendNotSupported:
+            # No terminal to hand over (headless, or a pipe): run it without suspending.
+            subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
 
     def action_quit_app(self) -> None:
         """Quit; with runs going, ask whether to cancel them, leave them, or stay."""

@@ -109,10 +109,14 @@ def is_valid_key(key: AssetKey) -> bool:
     `validate_key`); remembered per key, since a load asks once per asset."""
     if key in _VALIDATED:
         return True
-    if all(_VALID_PART.fullmatch(part) and part not in (".", "..") for part in key.path):
-        _VALIDATED.add(key)
-        return True
-    return False
+    for part in key.path:
+        # An ASCII identifier (most parts) is valid; the C checks spare the regex.
+        if not (part.isascii() and part.isidentifier()) and (
+            not _VALID_PART.fullmatch(part) or part in (".", "..")
+        ):
+            return False
+    _VALIDATED.add(key)
+    return True
 
 
 def validate_key(key: AssetKey, where: str) -> None:
@@ -181,7 +185,9 @@ def dep_on(key: AssetKey) -> AssetDep:
     """The `AssetDep` on ``key`` (one shared instance per key: it is immutable)."""
     dep = _DEPS.get(key)
     if dep is None:
-        dep = _DEPS.setdefault(key, AssetDep(key))
+        dep = object.__new__(AssetDep)  # ``key`` is a key already: skip the coercion
+        object.__setattr__(dep, "asset", key)
+        dep = _DEPS.setdefault(key, dep)
     return dep
 
 

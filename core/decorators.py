@@ -251,7 +251,7 @@ def asset(
         key_prefix,
         key,
         ins,
-        [*(deps or ()), *(non_argument_deps or ())],
+        [*(deps or ()), *(non_argument_deps or ())] if deps or non_argument_deps else None,
         metadata,
         tags,
         description,

@@ -11,7 +11,7 @@ imported submodule would hide (see `flowdev.__init__`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,7 @@ def new_node(
     kinds: frozenset[str],
     owners: tuple[str, ...],
     is_external: bool,
+    /,
 ) -> AssetNode:
     """An `AssetNode`, built the fast way (see `flowdev.records`): one per asset per load."""
     node = object.__new__(_BuildingNode)
@@ -133,7 +134,7 @@ class AssetGraph:
 
     def children(self, key: AssetKey) -> tuple[AssetKey, ...]:
         """The direct downstream keys of ``key``."""
-        return tuple(self._children.get(key, _NO_KEYS))
+        return tuple(self._children_of(key))
 
     def upstream(self, keys: Iterable[AssetKey], depth: int | None = None) -> set[AssetKey]:
         """``keys`` and everything upstream of them, ``depth`` levels up (None: all)."""
@@ -141,7 +142,15 @@ class AssetGraph:
 
     def downstream(self, keys: Iterable[AssetKey], depth: int | None = None) -> set[AssetKey]:
         """``keys`` and everything downstream of them, ``depth`` levels down (None: all)."""
-        return self._walk(keys, depth, lambda key: self._children.get(key, _NO_KEYS))
+        return self._walk(keys, depth, self._children_of)
+
+    def _children_of(self, key: AssetKey) -> Sequence[AssetKey]:
+        children = self._children.get(key)
+        if children is not None:
+            return children
+        if key not in self._nodes:
+            raise KeyError(key)
+        return _NO_KEYS
 
     def _walk(
         self,

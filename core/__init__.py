@@ -35,7 +35,8 @@ if TYPE_CHECKING:
         AssetCheckSpec,
         asset_check,
     )
-    from flowdev.config import Config, EnvVar, PrivateAttr, RunConfig
+    from flowdev.config import Config, RunConfig
+    from flowdev.configurable import PrivateAttr
     from flowdev.context import (
         AssetExecutionContext,
         OpExecutionContext,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     )
     from flowdev.decorators import asset, multi_asset
     from flowdev.definitions import Definitions
+    from flowdev.env import EnvVar
     from flowdev.errors import FlowdevError
     from flowdev.in_process import ExecuteInProcessResult, materialize
     from flowdev.io import (
@@ -141,7 +143,7 @@ _EXPORTS = {
     "DefaultScheduleStatus": "flowdev.schedules",
     "DefaultSensorStatus": "flowdev.schedules",
     "Definitions": "flowdev.definitions",
-    "EnvVar": "flowdev.config",
+    "EnvVar": "flowdev.env",
     "ExecuteInProcessResult": "flowdev.in_process",
     "Failure": "flowdev.results",
     "Field": "flowdev.resources",
@@ -163,7 +165,7 @@ _EXPORTS = {
     "Out": "flowdev.jobs",
     "Output": "flowdev.results",
     "OutputContext": "flowdev.io",
-    "PrivateAttr": "flowdev.config",
+    "PrivateAttr": "flowdev.configurable",
     "ResourceDefinition": "flowdev.resources",
     "ResourceDependency": "flowdev.resources",
     "ResourceParam": "flowdev.resources",

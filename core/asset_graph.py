@@ -11,13 +11,13 @@ imported submodule would hide (see `flowdev.__init__`).
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flowdev.errors import CycleError
 from flowdev.keys import AssetKey
+from flowdev.records import building
 
 if TYPE_CHECKING:
     import networkx
@@ -36,6 +36,35 @@ class AssetNode:
     is_external: bool = False
 
 
+_BuildingNode = building(AssetNode)
+
+
+def new_node(
+    key: AssetKey,
+    parents: tuple[AssetKey, ...],
+    group_name: str,
+    tags: Mapping[str, str],
+    kinds: frozenset[str],
+    owners: tuple[str, ...],
+    is_external: bool,
+    /,
+) -> AssetNode:
+    """An `AssetNode`, built the fast way (see `flowdev.records`): one per asset per load."""
+    node = object.__new__(_BuildingNode)
+    node.key = key
+    node.parents = parents
+    node.group_name = group_name
+    node.tags = tags
+    node.kinds = kinds
+    node.owners = owners
+    node.is_external = is_external
+    node.__class__ = AssetNode
+    return node
+
+
+_NO_KEYS: tuple[AssetKey, ...] = ()
+
+
 class AssetGraph:
     """A directed acyclic graph of assets; edges point from upstream to downstream.
 
@@ -46,11 +75,26 @@ class AssetGraph:
     __slots__ = ("_by_string", "_children", "_nodes", "_order")
 
     def __init__(self, nodes: Iterable[AssetNode]) -> None:
-        self._nodes: dict[AssetKey, AssetNode] = {node.key: node for node in nodes}
-        self._children: dict[AssetKey, list[AssetKey]] = {key: [] for key in self._nodes}
-        for node in self._nodes.values():
+        self._link({node.key: node for node in nodes})
+
+    @classmethod
+    def from_nodes_by_key(cls, nodes: dict[AssetKey, AssetNode]) -> AssetGraph:
+        """A graph of ``nodes`` (each under its own key), kept as given: not copied."""
+        graph = cls.__new__(cls)
+        graph._link(nodes)
+        return graph
+
+    def _link(self, nodes: dict[AssetKey, AssetNode]) -> None:
+        self._nodes = nodes
+        # Only keys with children get an entry: most assets have none.
+        self._children: dict[AssetKey, list[AssetKey]] = {}
+        for key, node in nodes.items():
             for parent in node.parents:
-                self._children[parent].append(node.key)
+                children = self._children.get(parent)
+                if children is None:
+                    self._children[parent] = [key]
+                else:
+                    children.append(key)
         self._order = self._toposort()
         self._by_string: dict[str, AssetKey] | None = None
 
@@ -90,7 +134,7 @@ class AssetGraph:
 
     def children(self, key: AssetKey) -> tuple[AssetKey, ...]:
         """The direct downstream keys of ``key``."""
-        return tuple(self._children[key])
+        return tuple(self._children_of(key))
 
     def upstream(self, keys: Iterable[AssetKey], depth: int | None = None) -> set[AssetKey]:
         """``keys`` and everything upstream of them, ``depth`` levels up (None: all)."""
@@ -98,7 +142,15 @@ class AssetGraph:
 
     def downstream(self, keys: Iterable[AssetKey], depth: int | None = None) -> set[AssetKey]:
         """``keys`` and everything downstream of them, ``depth`` levels down (None: all)."""
-        return self._walk(keys, depth, self._children.__getitem__)
+        return self._walk(keys, depth, self._children_of)
+
+    def _children_of(self, key: AssetKey) -> Sequence[AssetKey]:
+        children = self._children.get(key)
+        if children is not None:
+            return children
+        if key not in self._nodes:
+            raise KeyError(key)
+        return _NO_KEYS
 
     def _walk(
         self,
@@ -128,7 +180,8 @@ class AssetGraph:
     def sinks(self, keys: Iterable[AssetKey]) -> set[AssetKey]:
         """The keys of ``keys`` with no child inside ``keys``."""
         within = set(keys)
-        return {k for k in within if not any(c in within for c in self._children[k])}
+        children = self._children
+        return {k for k in within if not any(c in within for c in children.get(k, _NO_KEYS))}
 
     # -- order ---------------------------------------------------------------------------
 
@@ -151,20 +204,36 @@ class AssetGraph:
         return layers
 
     def _toposort(self) -> tuple[AssetKey, ...]:
-        # Kahn's algorithm over keys pre-sorted, so the order is stable across loads.
-        pending = {key: len(node.parents) for key, node in self._nodes.items()}
-        ready = deque(sorted(key for key, count in pending.items() if count == 0))
+        # Kahn's algorithm with the roots pre-sorted, so the order is stable across loads.
+        # `order` is also the queue: iterating a list sees what is appended while it runs.
+        pending: dict[AssetKey, int] = {}
         order: list[AssetKey] = []
-        while ready:
-            key = ready.popleft()
-            order.append(key)
-            for child in self._children[key]:
-                pending[child] -= 1
-                if pending[child] == 0:
-                    ready.append(child)
+        for key, node in self._nodes.items():
+            if node.parents:
+                pending[key] = len(node.parents)
+            else:
+                order.append(key)
+        order.sort()
+        children = self._children
+        for key in order:
+            for child in children.get(key, _NO_KEYS):
+                left = pending[child] - 1
+                pending[child] = left
+                if not left:
+                    order.append(child)
         if len(order) != len(self._nodes):
-            raise CycleError([k.to_user_string() for k in self._find_cycle(set(order))])
+            self._refuse_unordered(set(order))
         return tuple(order)
+
+    def _refuse_unordered(self, done: set[AssetKey]) -> None:
+        for node in self._nodes.values():
+            for parent in node.parents:
+                if parent not in self._nodes:
+                    raise KeyError(
+                        f"{node.key.to_user_string()!r} depends on {parent.to_user_string()!r},"
+                        " which is not a node of the graph"
+                    )
+        raise CycleError([k.to_user_string() for k in self._find_cycle(done)])
 
     def _find_cycle(self, done: set[AssetKey]) -> list[AssetKey]:
         # Walk parents from any key left over by Kahn: every such key has a parent that

@@ -1,6 +1,8 @@
 """Asset definitions as data: `AssetSpec`, `AssetOut` and `AssetsDefinition`.
 
-The decorators that build them live in `flowdev.decorators`.
+The decorators that build them live in `flowdev.decorators`. They build through
+`new_spec` and `new_assets_def`, which skip the public constructors' normalisation
+(see `flowdev.records`): every project load makes one of each per asset.
 """
 
 from __future__ import annotations
@@ -8,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
-from flowdev.code_version import function_code_version
 from flowdev.errors import InvalidDefinitionError
-from flowdev.keys import AssetDep, AssetKey, to_asset_key, to_dep_key
-from flowdev.policies import FreshnessPolicy
+from flowdev.keys import AssetDep, AssetKey, dep_on, to_asset_key, to_dep_key
+from flowdev.records import building
+
+if TYPE_CHECKING:
+    from flowdev.policies import FreshnessPolicy
 
 DEFAULT_GROUP = "default"
 DEFAULT_IO_MANAGER_KEY = "io_manager"
@@ -30,11 +35,11 @@ def to_deps(values: Iterable[Any] | None) -> tuple[AssetDep, ...]:
     deps: dict[AssetKey, AssetDep] = {}
     for value in values:
         key = to_dep_key(value)
-        deps[key] = value if isinstance(value, AssetDep) else AssetDep(key)
+        deps[key] = value if isinstance(value, AssetDep) else dep_on(key)
     return tuple(deps.values())
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class AssetSpec:
     """A description of one asset: its key and everything about it except how to compute it.
 
@@ -122,18 +127,60 @@ class AssetSpec:
     @property
     def dep_keys(self) -> tuple[AssetKey, ...]:
         """The keys this asset depends on."""
-        return tuple(dep.asset for dep in self.deps)
+        return tuple(map(_asset_of, self.deps))
+
+
+_asset_of = attrgetter("asset")
+_BuildingSpec = building(AssetSpec)
+
+
+def new_spec(
+    key: AssetKey,
+    deps: tuple[AssetDep, ...],
+    description: str | None,
+    metadata: Mapping[str, Any],
+    skippable: bool,
+    group_name: str | None,
+    code_version: str | None,
+    freshness_policy: FreshnessPolicy | None,
+    automation_condition: Any,
+    owners: tuple[str, ...],
+    tags: Mapping[str, str],
+    kinds: frozenset[str],
+    /,
+) -> AssetSpec:
+    """An `AssetSpec` of values already in the form `AssetSpec.__init__` gives them.
+
+    Positional only, in field order: keyword matching alone costs more than building the
+    record (see `flowdev.records`).
+    """
+    spec = object.__new__(_BuildingSpec)
+    spec.key = key
+    spec.deps = deps
+    spec.description = description
+    spec.metadata = metadata
+    spec.skippable = skippable
+    spec.group_name = group_name
+    spec.code_version = code_version
+    spec.freshness_policy = freshness_policy
+    spec.automation_condition = automation_condition
+    spec.owners = owners
+    spec.tags = tags
+    spec.kinds = kinds
+    spec.__class__ = AssetSpec
+    return spec
 
 
 def _replace(spec: AssetSpec, **changes: Any) -> AssetSpec:
     # dataclasses.replace would call our custom __init__ with field names; copy instead.
-    clone = object.__new__(AssetSpec)
-    for f in dataclasses.fields(AssetSpec):
-        object.__setattr__(clone, f.name, changes.get(f.name, getattr(spec, f.name)))
+    clone = object.__new__(_BuildingSpec)
+    for name in AssetSpec.__slots__:
+        setattr(clone, name, changes[name] if name in changes else getattr(spec, name))
+    clone.__class__ = AssetSpec
     return clone
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class AssetOut:
     """One output of a `multi_asset` written with ``outs={"name": AssetOut(...)}``."""
 
@@ -258,7 +305,11 @@ class AssetsDefinition:
     def code_version_of(self, key: AssetKey) -> str:
         """The declared code version of ``key``, or the hash of the function's source."""
         declared = self.specs_by_key[key].code_version
-        return declared if declared is not None else function_code_version(self.fn)
+        if declared is not None:
+            return declared
+        from flowdev.code_version import function_code_version
+
+        return function_code_version(self.fn)
 
     def map_specs(self, change: Callable[[AssetSpec], AssetSpec]) -> AssetsDefinition:
         """A copy whose specs went through ``change`` (keys stay: use `with_attributes`)."""
@@ -292,6 +343,51 @@ class AssetsDefinition:
         return dataclasses.replace(
             self, specs=tuple(change(s) for s in self.specs), input_keys=new_inputs
         )
+
+
+_BuildingAssetsDefinition = building(AssetsDefinition)
+
+
+def new_assets_def(
+    fn: Callable[..., Any],
+    op_name: str,
+    specs: tuple[AssetSpec, ...],
+    output_names: tuple[str, ...],
+    io_manager_keys: tuple[str, ...],
+    input_keys: Mapping[str, AssetKey],
+    input_manager_keys: Mapping[str, str],
+    context_param: str | None,
+    resource_params: Mapping[str, str],
+    config_param: tuple[str, type] | None,
+    required_resource_keys: frozenset[str],
+    resource_defs: Mapping[str, Any],
+    retry_policy: Any,
+    can_subset: bool,
+    check_specs: tuple[Any, ...],
+    op_tags: Mapping[str, str],
+    /,
+) -> AssetsDefinition:
+    """An `AssetsDefinition` built the fast way (see `flowdev.records`); positional only,
+    in field order, like `new_spec`."""
+    assets_def = object.__new__(_BuildingAssetsDefinition)
+    assets_def.fn = fn
+    assets_def.op_name = op_name
+    assets_def.specs = specs
+    assets_def.output_names = output_names
+    assets_def.io_manager_keys = io_manager_keys
+    assets_def.input_keys = input_keys
+    assets_def.input_manager_keys = input_manager_keys
+    assets_def.context_param = context_param
+    assets_def.resource_params = resource_params
+    assets_def.config_param = config_param
+    assets_def.required_resource_keys = required_resource_keys
+    assets_def.resource_defs = resource_defs
+    assets_def.retry_policy = retry_policy
+    assets_def.can_subset = can_subset
+    assets_def.check_specs = check_specs
+    assets_def.op_tags = op_tags
+    assets_def.__class__ = AssetsDefinition
+    return assets_def
 
 
 def map_asset_specs(change: Callable[[AssetSpec], AssetSpec], assets: Iterable[Any]) -> list[Any]:

@@ -31,7 +31,7 @@ class AssetCheckKey:
         return f"{self.asset_key.to_user_string()}:{self.name}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class AssetCheckSpec:
     """A declared check on an asset."""
 
@@ -65,7 +65,7 @@ class AssetCheckSpec:
         return AssetCheckKey(self.asset_key, self.name)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class AssetCheckResult:
     """The outcome of one check; return it from an `@asset_check` function."""
 

@@ -151,7 +151,7 @@ def build_asset_context(
     """
     from contextlib import ExitStack
 
-    from flowdev.resources import resolve_resources, resource_lifecycle
+    from flowdev.resource_lifecycle import resolve_resources, resource_lifecycle
 
     stack = ExitStack()
     live = stack.enter_context(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowdev.asset_graph import AssetGraph, AssetNode
+from flowdev.asset_graph import AssetGraph, AssetNode, new_node
 from flowdev.assets import DEFAULT_GROUP, DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
-from flowdev.checks import AssetChecksDefinition
 from flowdev.errors import (
     DuplicateKeyError,
     InvalidDefinitionError,
@@ -16,22 +15,41 @@ from flowdev.errors import (
     close_matches,
     did_you_mean,
 )
-from flowdev.jobs import JobDefinition, UnresolvedAssetJobDefinition
-from flowdev.keys import AssetKey, validate_key
-from flowdev.schedules import ScheduleDefinition, SensorDefinition
+from flowdev.keys import AssetKey, is_valid_key, validate_key
+
+if TYPE_CHECKING:
+    # Imported where they are used: a project without checks, jobs or schedules (and
+    # every run's worker) never pays for loading them.
+    from flowdev.checks import AssetChecksDefinition
+    from flowdev.jobs import JobDefinition, UnresolvedAssetJobDefinition
+    from flowdev.schedules import ScheduleDefinition, SensorDefinition
 
 # Provided by flowdev when a project does not bind them itself.
 DEFAULT_RESOURCE_KEYS = frozenset({DEFAULT_IO_MANAGER_KEY})
 
 
-def _where(assets_def: AssetsDefinition) -> str:
-    filename, line = assets_def.source
+def _where(definer: AssetsDefinition | AssetSpec) -> str:
+    if isinstance(definer, AssetSpec):
+        return f"AssetSpec({definer.key.to_user_string()!r})"
+    filename, line = definer.source
     return f"{filename}:{line}"
 
 
 def _describe(assets_def: AssetsDefinition) -> str:
     keys = ", ".join(repr(key.to_user_string()) for key in assets_def.keys)
     return f"asset {keys}" if len(assets_def.specs) == 1 else f"multi-asset ({keys})"
+
+
+def _is_check(item: Any) -> bool:
+    from flowdev.checks import AssetChecksDefinition
+
+    return isinstance(item, AssetChecksDefinition)
+
+
+def _is_asset_job(job: Any) -> bool:
+    from flowdev.jobs import UnresolvedAssetJobDefinition
+
+    return isinstance(job, UnresolvedAssetJobDefinition)
 
 
 class Definitions:
@@ -64,7 +82,7 @@ class Definitions:
                 defined.append(item)
             elif isinstance(item, AssetSpec):
                 external.append(item)
-            elif isinstance(item, AssetChecksDefinition):
+            elif _is_check(item):
                 checks.append(item)
             else:
                 raise InvalidDefinitionError(
@@ -84,8 +102,9 @@ class Definitions:
         self.jobs = tuple(all_jobs)
         self.resources: dict[str, Any] = dict(resources or {})
         for assets_def in self.assets:
-            for key, resource in assets_def.resource_defs.items():
-                self.resources.setdefault(key, resource)
+            if assets_def.resource_defs:
+                for key, resource in assets_def.resource_defs.items():
+                    self.resources.setdefault(key, resource)
         self.metadata = dict(metadata or {})
         self.undefined_dependency_keys: tuple[AssetKey, ...] = ()
         self._assets_by_key: dict[AssetKey, AssetsDefinition] = {}
@@ -137,73 +156,86 @@ class Definitions:
     # -- validation ----------------------------------------------------------------------
 
     def _build_graph(self) -> AssetGraph:
+        # Runs once per asset on every load: dict operations and one record per key.
         nodes: dict[AssetKey, AssetNode] = {}
-        sources: dict[AssetKey, str] = {}
+        specs_by_key = self._specs_by_key
+        assets_by_key = self._assets_by_key
         op_owners: dict[str, AssetsDefinition] = {}
         for assets_def in self.assets:
             for spec in assets_def.specs:
-                self._add(nodes, sources, spec, _where(assets_def), external=False)
-                self._assets_by_key[spec.key] = assets_def
-            self._claim_op_name(op_owners, assets_def)  # after keys: a key clash says more
+                key = spec.key
+                if key in nodes:
+                    self._refuse_twice(key, assets_def)
+                if not is_valid_key(key):
+                    validate_key(key, _where(assets_def))
+                specs_by_key[key] = spec
+                assets_by_key[key] = assets_def
+                nodes[key] = new_node(
+                    key,
+                    spec.dep_keys,
+                    spec.group_name or DEFAULT_GROUP,
+                    spec.tags,
+                    spec.kinds,
+                    spec.owners,
+                    False,
+                )
+            owner = op_owners.setdefault(assets_def.op_name, assets_def)
+            if owner is not assets_def:  # checked after the keys: a key clash says more
+                self._refuse_op_name(owner, assets_def)
         for spec in self.external_specs:
-            self._add(nodes, sources, spec, f"AssetSpec({spec.key.to_user_string()!r})", True)
+            key = spec.key
+            if key in nodes:
+                self._refuse_twice(key, spec)
+            validate_key(key, _where(spec))
+            specs_by_key[key] = spec
+            nodes[key] = new_node(
+                key,
+                spec.dep_keys,
+                spec.group_name or DEFAULT_GROUP,
+                spec.tags,
+                spec.kinds,
+                spec.owners,
+                True,
+            )
         undefined: dict[AssetKey, None] = {}
-        for node in list(nodes.values()):
+        for node in nodes.values():
             for parent in node.parents:
                 if parent not in nodes and parent not in undefined:
                     validate_key(parent, f"a dependency of {node.key.to_user_string()!r}")
                     undefined[parent] = None
         for key in undefined:
             nodes[key] = AssetNode(key=key, group_name=DEFAULT_GROUP, is_external=True)
-            self._specs_by_key[key] = AssetSpec(key)
+            specs_by_key[key] = AssetSpec(key)
         self.undefined_dependency_keys = tuple(sorted(undefined))
-        return AssetGraph(nodes.values())
+        return AssetGraph.from_nodes_by_key(nodes)
 
-    @staticmethod
-    def _claim_op_name(owners: dict[str, AssetsDefinition], assets_def: AssetsDefinition) -> None:
-        # A run's steps, their config (`ops.<name>`) and their logs are keyed by op name, so
-        # two definitions sharing one would be one step; Dagster refuses this too.
-        name = assets_def.op_name
-        other = owners.setdefault(name, assets_def)
-        if other is assets_def:
-            return
+    def _refuse_twice(self, key: AssetKey, definer: AssetsDefinition | AssetSpec) -> None:
+        first = self._assets_by_key.get(key) or self._specs_by_key[key]
         raise DuplicateKeyError(
-            f"two asset definitions have the op name {name!r}: {_describe(other)} at "
-            f"{_where(other)} and {_describe(assets_def)} at {_where(assets_def)}. An "
-            "asset's op name is its key parts joined by '__' (a multi-asset's is its name=); "
-            "rename one of them (name=, key=, or the function)."
+            f"asset key {key.to_user_string()!r} is defined twice: at {_where(first)} and "
+            f"at {_where(definer)}. Rename one (name=, key=) or give it a key_prefix=."
         )
 
-    def _add(
-        self,
-        nodes: dict[AssetKey, AssetNode],
-        sources: dict[AssetKey, str],
-        spec: AssetSpec,
-        where: str,
-        external: bool,
-    ) -> None:
-        key = spec.key
-        if key in nodes:
-            raise DuplicateKeyError(
-                f"asset key {key.to_user_string()!r} is defined twice: at {sources[key]} and "
-                f"at {where}. Rename one (name=, key=) or give it a key_prefix=."
-            )
-        validate_key(key, where)
-        sources[key] = where
-        self._specs_by_key[key] = spec
-        nodes[key] = AssetNode(
-            key=key,
-            parents=spec.dep_keys,
-            group_name=spec.group_name or DEFAULT_GROUP,
-            tags=spec.tags,
-            kinds=spec.kinds,
-            owners=spec.owners,
-            is_external=external,
+    @staticmethod
+    def _refuse_op_name(first: AssetsDefinition, second: AssetsDefinition) -> None:
+        # A run's steps, their config (`ops.<name>`) and their logs are keyed by op name, so
+        # two definitions sharing one would be one step; Dagster refuses this too.
+        raise DuplicateKeyError(
+            f"two asset definitions have the op name {first.op_name!r}: {_describe(first)} "
+            f"at {_where(first)} and {_describe(second)} at {_where(second)}. An asset's op "
+            "name is its key parts joined by '__' (a multi-asset's is its name=); rename "
+            "one of them (name=, key=, or the function)."
         )
 
     def _validate_resources(self) -> None:
         available = DEFAULT_RESOURCE_KEYS | set(self.resources)
         for assets_def in self.assets:
+            if (
+                not assets_def.required_resource_keys
+                and not assets_def.input_manager_keys
+                and available.issuperset(assets_def.io_manager_keys)
+            ):
+                continue  # the common case, checked cheaply
             needed = assets_def.required_resource_keys | set(assets_def.io_manager_keys)
             needed |= set(assets_def.input_manager_keys.values())
             for resource_key in sorted(needed - available):
@@ -243,7 +275,7 @@ class Definitions:
             if names.count(name) > 1:
                 raise DuplicateKeyError(f"two jobs are named {name!r}; job names must be unique")
         for job in self.jobs:
-            if isinstance(job, UnresolvedAssetJobDefinition):
+            if _is_asset_job(job):
                 from flowdev.selection import resolve_selection
 
                 try:

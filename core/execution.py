@@ -34,15 +34,16 @@ from flowdev.checks import (
     AssetCheckSeverity,
     AssetCheckSpec,
 )
+from flowdev.config import config_for
 from flowdev.context import AssetExecutionContext, StepLog
 from flowdev.definitions import Definitions
+from flowdev.env import Redactor
 from flowdev.errors import ExecutionError
 from flowdev.events import EventKind, RunEvent
 from flowdev.io import InputContext, IOManager, OutputContext
 from flowdev.keys import AssetKey
 from flowdev.metadata import metadata_to_json, normalize_metadata
 from flowdev.plan import ExecutionPlan, Step
-from flowdev.resources import Redactor, config_for
 from flowdev.results import RetryRequested
 from flowdev.step_outputs import StepOutputs, collect_outputs
 

@@ -21,7 +21,7 @@ from flowdev.execution import InProcessExecutor, RunResources
 from flowdev.io import FilesystemIOManager
 from flowdev.keys import AssetKey, to_asset_key
 from flowdev.plan import ExecutionPlan
-from flowdev.resources import resolve_resources, resource_lifecycle, secret_values
+from flowdev.resource_lifecycle import resolve_resources, resource_lifecycle, secret_values
 
 
 @dataclass(frozen=True)

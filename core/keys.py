@@ -10,6 +10,8 @@ from typing import Any
 from flowdev.errors import InvalidKeyError
 
 _VALID_PART = re.compile(r"[A-Za-z0-9_.\-]+")
+_INTERNED: dict[tuple[str, ...], AssetKey] = {}
+_VALIDATED: set[AssetKey] = set()
 
 
 @dataclass(frozen=True, slots=True, init=False, eq=False)
@@ -17,25 +19,32 @@ class AssetKey:
     """The identity of an asset: a path of string parts, written ``"a/b"``.
 
     ``AssetKey("orders")``, ``AssetKey(["marts", "orders"])`` and
-    ``AssetKey.from_user_string("marts/orders")`` are the same key.
+    ``AssetKey.from_user_string("marts/orders")`` are the same key: the same object, in
+    fact. Keys are interned (one instance per path, kept for the life of the process), so
+    equality and hashing are object identity, done in C. A 10,000-asset load hashes and
+    compares keys a few hundred thousand times; a Python ``__eq__``/``__hash__`` was a
+    tenth of it. Pickling and copying go through the constructor, so they intern too.
     """
 
     path: tuple[str, ...]
-    _hash: int = field(repr=False, compare=False)
 
-    def __init__(self, path: str | Sequence[str]) -> None:
-        parts = (path,) if path.__class__ is str else tuple(path)
-        if not parts or not all(isinstance(p, str) for p in parts):
-            raise InvalidKeyError(f"an asset key needs one or more string parts, got {path!r}")
-        object.__setattr__(self, "path", parts)
-        # Keys are hashed constantly (graph dicts, sets); hashing the tuple once is enough.
-        object.__setattr__(self, "_hash", hash(parts))
+    def __new__(cls, path: str | Sequence[str]) -> AssetKey:
+        if path.__class__ is str:
+            parts: tuple[str, ...] = (path,)
+        else:
+            parts = tuple(path)
+            if not parts or not all(isinstance(p, str) for p in parts):
+                raise InvalidKeyError(f"an asset key needs one or more string parts, got {path!r}")
+        key = _INTERNED.get(parts)
+        if key is not None:
+            return key
+        key = object.__new__(cls)
+        object.__setattr__(key, "path", parts)
+        # setdefault: two threads making the same new key still end up with one object.
+        return _INTERNED.setdefault(parts, key)
 
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return other.__class__ is AssetKey and self.path == other.path
+    def __reduce__(self) -> tuple[type[AssetKey], tuple[tuple[str, ...]]]:
+        return (AssetKey, (self.path,))
 
     @classmethod
     def from_user_string(cls, text: str) -> AssetKey:
@@ -70,6 +79,11 @@ class AssetKey:
         return self.path < other.path
 
 
+def named_key(name: str) -> AssetKey:
+    """``AssetKey(name)`` for a one-part key, without the constructor's call overhead."""
+    return _INTERNED.get((name,)) or AssetKey(name)
+
+
 CoercibleToAssetKey = AssetKey | str | Sequence[str]
 
 
@@ -90,8 +104,25 @@ def to_asset_key(value: Any) -> AssetKey:
     )
 
 
+def is_valid_key(key: AssetKey) -> bool:
+    """Whether every part of ``key`` can be selected, stored and shown safely (see
+    `validate_key`); remembered per key, since a load asks once per asset."""
+    if key in _VALIDATED:
+        return True
+    for part in key.path:
+        # An ASCII identifier (most parts) is valid; the C checks spare the regex.
+        if not (part.isascii() and part.isidentifier()) and (
+            not _VALID_PART.fullmatch(part) or part in (".", "..")
+        ):
+            return False
+    _VALIDATED.add(key)
+    return True
+
+
 def validate_key(key: AssetKey, where: str) -> None:
     """Refuse key parts that could not be selected, stored or shown safely."""
+    if is_valid_key(key):
+        return
     for part in key.path:
         if not _VALID_PART.fullmatch(part) or part in (".", ".."):
             raise InvalidKeyError(
@@ -101,7 +132,7 @@ def validate_key(key: AssetKey, where: str) -> None:
             )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class AssetIn:
     """Where an asset parameter's value comes from, when it is not named after the upstream."""
 
@@ -145,6 +176,19 @@ class AssetDep:
     def asset_key(self) -> AssetKey:
         """The upstream key."""
         return self.asset
+
+
+_DEPS: dict[AssetKey, AssetDep] = {}
+
+
+def dep_on(key: AssetKey) -> AssetDep:
+    """The `AssetDep` on ``key`` (one shared instance per key: it is immutable)."""
+    dep = _DEPS.get(key)
+    if dep is None:
+        dep = object.__new__(AssetDep)  # ``key`` is a key already: skip the coercion
+        object.__setattr__(dep, "asset", key)
+        dep = _DEPS.setdefault(key, dep)
+    return dep
 
 
 def to_dep_key(value: Any) -> AssetKey:

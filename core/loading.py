@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Sequence
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowdev.assets import AssetsDefinition, AssetSpec
-from flowdev.checks import AssetChecksDefinition
 from flowdev.keys import AssetKey
+
+if TYPE_CHECKING:
+    from flowdev.checks import AssetChecksDefinition
 
 
 def _prefix(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -22,10 +24,12 @@ def _members(modules: Iterable[ModuleType], kinds: tuple[type, ...]) -> list[Any
     found: dict[int, Any] = {}
     for module in modules:
         for value in vars(module).values():
-            candidates = value if isinstance(value, (list, tuple)) else (value,)
-            for item in candidates:
-                if isinstance(item, kinds):
-                    found.setdefault(id(item), item)
+            if isinstance(value, kinds):
+                found.setdefault(id(value), value)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    if isinstance(item, kinds):
+                        found.setdefault(id(item), item)
     return list(found.values())
 
 
@@ -134,6 +138,8 @@ def load_assets_from_current_module(
 
 def load_asset_checks_from_modules(modules: Iterable[ModuleType]) -> list[AssetChecksDefinition]:
     """Every asset check defined at the top level of ``modules``."""
+    from flowdev.checks import AssetChecksDefinition
+
     return _members(modules, (AssetChecksDefinition,))
 
 

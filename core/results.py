@@ -19,7 +19,7 @@ class Output:
     data_version: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class MaterializeResult:
     """Metadata for a materialization; ``value``, when given, is stored by the IO manager."""
 
@@ -47,7 +47,7 @@ class MaterializeResult:
         object.__setattr__(self, "value", value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class AssetMaterialization:
     """A materialization an op reports for an asset it wrote itself."""
 

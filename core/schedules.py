@@ -26,7 +26,7 @@ class DefaultSensorStatus(Enum):
     STOPPED = "STOPPED"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class RunRequest:
     """A request, from a schedule or sensor, to launch a run."""
 
@@ -64,7 +64,7 @@ def _job_name(job: Any, job_name: str | None, where: str) -> str | None:
     return job.name if job is not None else job_name
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class ScheduleDefinition:
     """Launch a job on a cron schedule."""
 

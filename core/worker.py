@@ -196,7 +196,7 @@ def _execute(
     from flowdev.keys import AssetKey
     from flowdev.plan import ExecutionPlan
     from flowdev.project import Project, load_definitions
-    from flowdev.resources import resolve_resources, resource_lifecycle, secret_values
+    from flowdev.resource_lifecycle import resolve_resources, resource_lifecycle, secret_values
     from flowdev.snapshot import fingerprint_of
 
     project = Project(

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 from flowdev.config import Config, EnvVar, PrivateAttr, RunConfig
+from flowdev.env import redact
 from flowdev.errors import (
     ConfigError,
     EnvVarError,
     ExecutionError,
     MissingResourceError,
 )
+from flowdev.resource_lifecycle import resolve_resources, resource_lifecycle, secret_values
 from flowdev.resources import (
     ConfigurableResource,
     ConfigurableResourceFactory,
@@ -21,11 +23,7 @@ from flowdev.resources import (
     InitResourceContext,
     ResourceDefinition,
     build_init_resource_context,
-    redact,
-    resolve_resources,
     resource,
-    resource_lifecycle,
-    secret_values,
 )
 
 
@@ -532,3 +530,16 @@ def test_legacy_schemas_without_fields() -> None:
         assert live == {"named": "name=n", "loose": None}
     with pytest.raises(EnvVarError, match=r"^resource 'named' field 'config' reads .* NAME"):
         resolve_resources({"named": named}, env={}, run_config=run_config)
+
+
+def test_the_run_time_functions_also_import_from_flowdev_resources() -> None:
+    import flowdev.resource_lifecycle as lifecycle
+    from flowdev.resources import resolve_resources as resolve
+    from flowdev.resources import resource_lifecycle as lifecycle_fn
+    from flowdev.resources import secret_values as secrets
+
+    assert (resolve, lifecycle_fn, secrets) == (
+        lifecycle.resolve_resources,
+        lifecycle.resource_lifecycle,
+        lifecycle.secret_values,
+    )

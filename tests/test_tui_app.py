@@ -11,8 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
-
 from flowdev import AssetKey
 from flowdev.project import find_project
 from flowdev.storage import RunStatus, Storage
@@ -21,6 +19,7 @@ from flowdev.tui.screens.help import HelpScreen
 from flowdev.tui.screens.quit import QuitScreen
 from flowdev.tui.screens.selection import SelectionScreen
 from flowdev.tui.widgets.log_view import RunLogView
+from textual.pilot import Pilot
 
 SIZE = (160, 48)
 
@@ -224,8 +223,7 @@ async def test_help_view_toggle_reload_and_editor(project, tmp_path, monkeypatch
     opened = tmp_path / "opened.txt"
     editor = tmp_path / "editor.py"
     editor.write_text(
-        "import sys, pathlib\n"
-        f"pathlib.Path({str(opened)!r}).write_text(' '.join(sys.argv[1:]))\n"
+        f"import sys, pathlib\npathlib.Path({str(opened)!r}).write_text(' '.join(sys.argv[1:]))\n"
     )
     monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
     monkeypatch.delenv("VISUAL", raising=False)

@@ -72,7 +72,7 @@ def test_materialize_edit_stale_rematerialize_quit(session: Path) -> None:
     transform.write_text(
         source.replace(
             '    count = warehouse.replace_table("zones", ["zone_id", "name", "borough"], rows)',
-            '    rows = sorted(rows)\n'
+            "    rows = sorted(rows)\n"
             '    count = warehouse.replace_table("zones", ["zone_id", "name", "borough"], rows)',
         )
     )

@@ -16,13 +16,6 @@ import subprocess
 import time
 from typing import ClassVar
 
-from textual import on, work
-from textual.app import App, ComposeResult, SuspendNotSupported
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.widgets import ContentSwitcher, Footer, Static
-from textual.worker import get_current_worker
-
 from flowdev.keys import AssetKey
 from flowdev.loader import LoadError
 from flowdev.project import Project
@@ -40,6 +33,12 @@ from flowdev.tui.widgets.asset_panel import AssetPanel
 from flowdev.tui.widgets.log_view import RunLogView
 from flowdev.tui.widgets.runs_table import RunsTable
 from flowdev.watch import LoadFailed, Reloaded, watch_project
+from textual import on, work
+from textual.app import App, ComposeResult, SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, Footer, Static
+from textual.worker import get_current_worker
 
 POLL_SECONDS = 0.25
 
@@ -175,9 +174,7 @@ class FlowdevApp(App[None]):
         # What the save made stale: the edited assets and everything downstream of them
         # that was materialized; added assets are new work too.
         affected = {
-            key
-            for key in graph.downstream(touched) | touched
-            if not snapshot.get(key).is_external
+            key for key in graph.downstream(touched) | touched if not snapshot.get(key).is_external
         }
         stale_now = {
             key
@@ -188,7 +185,7 @@ class FlowdevApp(App[None]):
         }
         self.notice_keys = frozenset(affected)
         self.graph_view.highlighted = frozenset(affected)
-        parts = [f"+{len(diff.added)} −{len(diff.removed)} ~{len(diff.edited)} assets"]
+        parts = [f"+{len(diff.added)} −{len(diff.removed)} ~{len(diff.edited)} assets"]  # noqa: RUF001
         parts.append(f"{len(stale_now)} now stale")
         notice = self.query_one("#notice", Static)
         notice.update(" · ".join(parts) + "   [enter] run them · [esc] dismiss")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from flowdev.tui.widgets.log_view import RunLogView
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Input
-
-from flowdev.tui.widgets.log_view import RunLogView
 
 
 class SearchScreen(ModalScreen[str | None]):

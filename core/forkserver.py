@@ -78,11 +78,11 @@ class ForkedChild:
     the request's connection.
     """
 
-    def __init__(self, pid: int, connection: socket.socket) -> None:
+    def __init__(self, pid: int, connection: socket.socket, received: bytes = b"") -> None:
         self.pid = pid
         self.returncode: int | None = None
         self._connection = connection
-        self._buffer = b""
+        self._buffer = received  # a quick child's status may come with its pid
 
     def poll(self) -> int | None:
         """The exit status if the child has exited, else None (never blocks)."""
@@ -115,22 +115,27 @@ class ForkedChild:
 
     def _receive(self, timeout: float | None) -> bool:
         """Read what the server sent; True once the exit status is known."""
-        self._connection.settimeout(timeout)
-        try:
-            chunk = self._connection.recv(4096)
-        except (TimeoutError, BlockingIOError):
-            return False
-        except OSError:
-            chunk = b""
-        if chunk:
+        if b"\n" not in self._buffer:
+            self._connection.settimeout(timeout)
+            try:
+                chunk = self._connection.recv(4096)
+            except (TimeoutError, BlockingIOError):
+                return False
+            except OSError:
+                chunk = b""
+            if not chunk:
+                return self._server_gone(timeout)
             self._buffer += chunk
-            if b"\n" in self._buffer:
-                line = self._buffer.split(b"\n", 1)[0]
-                self.returncode = int(json.loads(line)["returncode"])
-                self._connection.close()
-            return self.returncode is not None
-        # The server went away before reporting: ask the kernel instead. The status
-        # itself is lost with the server that reaped the child.
+            if b"\n" not in self._buffer:
+                return False
+        line = self._buffer.split(b"\n", 1)[0]
+        self.returncode = int(json.loads(line)["returncode"])
+        self._connection.close()
+        return True
+
+    def _server_gone(self, timeout: float | None) -> bool:
+        """The server closed without reporting: ask the kernel whether the child lives.
+        Its exit status went with the server that reaped it."""
         if _pid_exists(self.pid):
             time.sleep(0.01 if timeout is None else min(timeout, 0.01))
             return False
@@ -249,14 +254,14 @@ class ForkServer:
             connection.connect(str(directory / "server.sock"))
             sent = socket.send_fds(connection, [message], [stdin, stdout, stderr])
             connection.sendall(message[sent:])
-            reply = _read_line(connection)
+            reply, rest = _read_line(connection)
         except OSError as error:
             connection.close()
             raise ForkServerError(f"the fork server did not answer: {error}") from None
         if reply is None:
             connection.close()
             raise ForkServerError("the fork server closed the connection without forking")
-        return ForkedChild(int(json.loads(reply)["pid"]), connection)
+        return ForkedChild(int(json.loads(reply)["pid"]), connection, rest)
 
     def stop(self) -> None:
         """End the server (children it forked keep running) and remove its socket."""
@@ -293,14 +298,16 @@ class ForkServer:
         self.stop()
 
 
-def _read_line(connection: socket.socket) -> bytes | None:
+def _read_line(connection: socket.socket) -> tuple[bytes | None, bytes]:
+    """The first line (None if the peer closed first), and whatever came after it."""
     buffer = b""
     while b"\n" not in buffer:
         chunk = connection.recv(4096)
         if not chunk:
-            return None
+            return None, buffer
         buffer += chunk
-    return buffer.split(b"\n", 1)[0]
+    line, rest = buffer.split(b"\n", 1)
+    return line, rest
 
 
 def _pid_exists(pid: int) -> bool:

@@ -49,6 +49,8 @@ LoadErrorKind = Literal[
 ]
 
 _OUTPUT_KEPT = 4000  # characters of the child's stderr kept in a LoadError
+# A hung child is asked for its stack with this signal before it is killed (POSIX only).
+_STACK_SIGNAL: signal.Signals | None = getattr(signal, "SIGUSR1", None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -267,7 +269,7 @@ class Loader:
             stdout=stdout,
             stderr=stderr,
             cwd=cwd,
-            start_new_session=True,
+            start_new_session=hasattr(os, "setsid"),  # so a kill reaches what it starts
         )
 
     def _timeout_error(self) -> LoadError:
@@ -370,8 +372,10 @@ def _ask_for_stack(
     child: _Child, selector: selectors.BaseSelector, received: dict[int, list[bytes]], stderr: int
 ) -> None:
     """Have a hung child print its stack (faulthandler on SIGUSR1) before it is killed."""
+    if _STACK_SIGNAL is None:
+        return
     try:
-        os.kill(child.pid, signal.SIGUSR1)
+        os.kill(child.pid, _STACK_SIGNAL)
     except ProcessLookupError:
         return
     until = time.monotonic() + 0.5
@@ -385,11 +389,13 @@ def _ask_for_stack(
 
 
 def _kill(child: _Child) -> None:
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child.pid, signal.SIGKILL)
+    """Kill the child and whatever it started (its process group, where there are any)."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+            return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def _parse_payload(stdout: bytes) -> dict[str, Any] | None:
@@ -440,9 +446,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # the user's prints must not mix with the result
     faulthandler.enable(file=sys.stderr)
-    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    if _STACK_SIGNAL is not None:
+        faulthandler.register(_STACK_SIGNAL, file=sys.stderr, all_threads=True)
     payload = load_here(project, changed_files, report_modules=report_modules)
-    faulthandler.unregister(signal.SIGUSR1)
+    if _STACK_SIGNAL is not None:
+        faulthandler.unregister(_STACK_SIGNAL)
     with result:
         json.dump(payload, result, separators=(",", ":"))
     return 0

@@ -105,6 +105,19 @@ def test_load_project_is_a_one_shot_spawn(sample_project: Path) -> None:
     assert user_modules_imported_here(sample_project) == []
 
 
+def test_loads_a_definitions_file(write_project: Any) -> None:
+    root = write_project(
+        {"pipelines/all.py": "import flowdev as dg\n\n@dg.asset\ndef a():\n    return 1\n\n"
+         "defs = dg.Definitions(assets=[a])\n"},
+        module=None,
+    )  # fmt: skip
+
+    snapshot = snapshot_of(load_project(find_project(root, file="pipelines/all.py")))
+
+    assert snapshot.keys == (AssetKey("a"),)
+    assert snapshot.assets[0].source_file == str(root / "pipelines" / "all.py")
+
+
 def test_user_prints_do_not_corrupt_the_result(write_project: Any, loader: Any) -> None:
     root = write_project(
         {

@@ -165,6 +165,11 @@ class ForkServer:
         return self._process is not None and self._process.poll() is None
 
     @property
+    def preloaded(self) -> tuple[str, ...]:
+        """The modules this server imports before forking (asked for so far)."""
+        return tuple(self._preload)
+
+    @property
     def pid(self) -> int | None:
         """The server's process id, while it runs."""
         return self._process.pid if self.running and self._process else None

@@ -202,7 +202,6 @@ class Loader:
     def _load(
         self, changed_files: tuple[str, ...], cancelled: threading.Event
     ) -> DefinitionsSnapshot | LoadError:
-        started = time.monotonic()
         stdout_read, stdout_write = os.pipe()
         stderr_read, stderr_write = os.pipe()
         try:
@@ -214,7 +213,8 @@ class Loader:
         finally:
             os.close(stdout_write)
             os.close(stderr_write)
-        outcome = _collect(child, stdout_read, stderr_read, started + self.timeout, cancelled)
+        deadline = time.monotonic() + self.timeout  # from the child's start, however slow
+        outcome = _collect(child, stdout_read, stderr_read, deadline, cancelled)
         payload = _parse_payload(outcome.stdout)
         output, frames = _split_dump(outcome.stderr.decode(errors="replace"), self.project.root)
         if outcome.timed_out:
@@ -287,7 +287,10 @@ class Loader:
     def _crash_error(self, returncode: int | None) -> LoadError:
         how = f"with exit code {returncode}"
         if returncode is not None and returncode < 0:
-            how = f"killed by {signal.Signals(-returncode).name}"
+            try:
+                how = f"killed by {signal.Signals(-returncode).name}"
+            except ValueError:
+                how = f"killed by signal {-returncode}"
         return LoadError(
             kind="crashed",
             exception_type=None,
@@ -602,7 +605,7 @@ def warm_modules(new_modules: Set[str], root: Path) -> list[str]:
     installed = _installed_dirs()
     warm = []
     for name in sorted(new_modules):
-        if name in _NEVER_PRELOAD or name.startswith("flowdev_user_"):
+        if name in _NEVER_PRELOAD or name.endswith(".__main__") or name.startswith("flowdev_user_"):
             continue
         module = sys.modules.get(name)
         filename = getattr(module, "__file__", None)
@@ -617,6 +620,7 @@ def warm_modules(new_modules: Set[str], root: Path) -> list[str]:
     return warm
 
 
+# Modules whose import does something (prints, opens a browser, runs a program).
 _NEVER_PRELOAD = frozenset({"__main__", "__mp_main__", "this", "antigravity"})
 _INSTALLED: list[tuple[str, ...]] = []
 

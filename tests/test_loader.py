@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from conftest import TAXI_ASSETS
 from flowdev import AssetKey
 from flowdev.forkserver import ForkServer, ForkServerError, fork_available
-from flowdev.loader import Loader, LoadError, load_project
+from flowdev.loader import Loader, LoadError, load_project, warm_modules
 from flowdev.project import find_project
 from flowdev.snapshot import DefinitionsSnapshot
 
@@ -350,6 +351,49 @@ def test_load_error_round_trips_through_json(write_project: Any, loader: Any) ->
 
 
 # -- the warm fork server --------------------------------------------------------------
+
+
+@needs_fork
+def test_a_load_preloads_its_installed_imports_and_never_the_users(
+    write_project: Any, loader: Any
+) -> None:
+    root = write_project(
+        {
+            "defs.py": "\n    import colorsys" + DEFS_WITH_HELPER,
+            "helper.py": 'TEXT = "one"\n',
+        }
+    )
+    warm = loader(root)
+    snapshot_of(warm.load())
+
+    preloaded = warm.fork_server.preloaded
+    assert "colorsys" in preloaded  # the standard library
+    assert "flowdev.decorators" in preloaded  # flowdev itself
+    assert "defs" not in preloaded and "helper" not in preloaded
+
+
+def test_warm_modules_are_installed_code_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake(name: str, file: Path | None) -> str:
+        module = types.ModuleType(name)
+        if file is not None:
+            module.__file__ = str(file)
+        monkeypatch.setitem(sys.modules, name, module)
+        return name
+
+    names = {
+        "json",
+        "pytest",
+        "sys",  # built in
+        fake("users_own", tmp_path / "proj" / "users_own.py"),
+        fake("elsewhere", tmp_path / "lib" / "elsewhere.py"),  # on a path of its own
+        fake("namespace_pkg", None),
+        "this",
+        fake("pytest.__main__", None),
+    }
+
+    assert warm_modules(names, tmp_path / "proj") == ["json", "pytest", "sys"]
 
 
 @needs_fork

@@ -522,10 +522,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python -m flowdev.forkserver --listen-fd FD", file=sys.stderr)
         return 2
     listener = socket.socket(fileno=int(args[1]))
+    directory = Path(listener.getsockname()).parent
     server = _Server(listener)
     preload(["flowdev", "flowdev.loader"])
     server.preload_first()
     server.serve()
+    # The client is gone: it may not have lived to remove the socket's directory.
+    shutil.rmtree(directory, ignore_errors=True)
     return 0
 
 

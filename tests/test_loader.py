@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import types
@@ -73,6 +74,8 @@ def pid_gone(pid: int, within: float = 5.0) -> bool:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
+        if is_zombie(pid):  # exited; its parent (maybe init) has not reaped it yet
+            return True
         try:  # our own child: reap it
             if os.waitpid(pid, os.WNOHANG)[0] == pid:
                 return True
@@ -80,6 +83,13 @@ def pid_gone(pid: int, within: float = 5.0) -> bool:
             pass
         time.sleep(0.02)
     return False
+
+
+def is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -525,6 +535,33 @@ def test_fork_server_kills_a_child_and_restarts_when_gone(
         assert pid_gone(server_pid)
         assert probe_server.fork_child("probe", ["3"], **fds).wait(timeout=10) == 3
         assert probe_server.pid != server_pid
+
+
+@needs_fork
+def test_a_fork_server_outlives_no_client(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from flowdev.forkserver import ForkServer\n"
+        "server = ForkServer()\n"
+        "server.start()\n"
+        "print(server.pid, server._directory, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    client = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert client.stdout is not None
+    server_pid, directory = client.stdout.readline().split()
+    assert Path(directory).is_dir()
+
+    client.kill()  # no stop(), no cleanup: the server sees its stdin close
+    client.wait()
+
+    assert pid_gone(int(server_pid))
+    deadline = time.monotonic() + 5
+    while Path(directory).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not Path(directory).exists()
 
 
 @needs_fork

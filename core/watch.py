@@ -7,7 +7,8 @@ burst of changes to Python files, ``pyproject.toml`` or the project's extra watc
 globs; virtualenvs, caches, the instance directory and editor swap files are ignored.
 
 Loads never overlap. Files saved while a load runs make that load's result stale: it is
-dropped, and one more load (of everything changed meanwhile) follows it. Each load is
+dropped (unless the one before was dropped too), and one more load of everything
+changed meanwhile follows it. Each load is
 a fresh child process, so a reload never touches runs in flight: those run in their own
 processes with the code they started with (each records its snapshot's
 ``code_fingerprint``).
@@ -32,8 +33,7 @@ __all__ = ["LoadFailed", "ProjectFilter", "Reloaded", "watch_project"]
 @dataclass(frozen=True, slots=True)
 class Reloaded:
     """The definitions loaded: ``changed_files`` (absolute paths; empty for the first
-    load or a requested one) led to ``snapshot``; loading took ``ms`` milliseconds
-    (from the end of the burst of saves)."""
+    load or a requested one) led to ``snapshot``; loading took ``ms`` milliseconds."""
 
     snapshot: DefinitionsSnapshot
     changed_files: tuple[str, ...]
@@ -169,7 +169,9 @@ async def watch_project(
             changed.clear()
             started = time.perf_counter()
             loaded = await loader.load_async(batch)
-            if wake.is_set():  # saved again while it loaded: latest wins
+            if wake.is_set() and not superseded:  # saved again while it loaded
+                # Latest wins: this result is already stale. Only once in a row, so
+                # that files that never stop changing still show something.
                 superseded.update(batch)
                 continue
             superseded.clear()

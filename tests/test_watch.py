@@ -175,6 +175,34 @@ def test_saves_during_a_slow_load_supersede_it(write_project: Any) -> None:
     watching(find_project(root))(scenario)
 
 
+def test_files_that_never_stop_changing_still_show_results(write_project: Any) -> None:
+    slow = 'import time\ntime.sleep(0.3)\nTEXT = "{}"\n'
+    root = write_project({"defs.py": DEFS, "helper.py": slow.format("start")})
+    helper = root / "helper.py"
+
+    async def scenario(session: Session) -> None:
+        await session.next()
+        writing = True
+
+        async def keep_saving() -> None:
+            number = 0
+            while writing:
+                number += 1
+                helper.write_text(slow.format(number))
+                await asyncio.sleep(0.1)
+
+        saver = asyncio.ensure_future(keep_saving())
+        try:
+            # Every load is stale by the time it ends; some must be shown all the same.
+            event = await session.next(within=5.0)
+            assert description(event) not in (None, "start")
+        finally:
+            writing = False
+            await saver
+
+    watching(find_project(root))(scenario)
+
+
 def test_a_reload_can_be_requested(project: Project) -> None:
     async def scenario(session: Session) -> None:
         await session.next()

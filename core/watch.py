@@ -104,7 +104,7 @@ async def watch_project(
     reload: asyncio.Event | None = None,
     loader: Loader | None = None,
     timeout: float = 30.0,
-    quiet_ms: int = 25,
+    quiet_ms: int = 20,
     debounce_ms: int = 500,
 ) -> AsyncIterator[Reloaded | LoadFailed]:
     """Load ``project`` now and after every save; yield what each load gave.

@@ -21,9 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from flowdev.definitions import Definitions
 from flowdev.errors import FlowdevError, ProjectError
+
+if TYPE_CHECKING:
+    # Imported where used: the CLI and the app find projects but never build definitions.
+    from flowdev.definitions import Definitions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +172,8 @@ def _import(project: Project) -> ModuleType:
 
 def definitions_in(module: ModuleType) -> dict[str, Definitions]:
     """The `Definitions` objects among ``module``'s top-level names, by name."""
+    from flowdev.definitions import Definitions
+
     return {name: value for name, value in vars(module).items() if isinstance(value, Definitions)}
 
 

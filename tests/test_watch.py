@@ -101,8 +101,14 @@ def test_first_load_then_a_save_gives_a_new_snapshot(project: Project) -> None:
         assert diff.edited == (AssetKey("summary"),)
         assert diff.added == () and diff.removed == ()
 
+    modules_before = set(sys.modules)
     watching(project)(scenario)
-    assert not [m for m in sys.modules if m in ("defs", "helper")]  # never imported here
+    assert not {"defs", "helper"} & (set(sys.modules) - modules_before)  # never imported here
+    assert not [
+        name
+        for name, module in list(sys.modules.items())
+        if str(getattr(module, "__file__", None) or "").startswith(str(project.root))
+    ]
 
 
 def test_syntax_error_then_fix(project: Project) -> None:

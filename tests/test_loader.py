@@ -382,6 +382,8 @@ def test_a_load_preloads_its_installed_imports_and_never_the_users(
     assert "colorsys" in preloaded  # the standard library
     assert "flowdev.decorators" in preloaded  # flowdev itself
     assert "defs" not in preloaded and "helper" not in preloaded
+    # The loader's child imports the library only: never the app, the CLI or networkx.
+    assert not [m for m in preloaded if m.split(".")[0] in ("textual", "typer", "networkx")]
 
 
 def test_warm_modules_are_installed_code_only(

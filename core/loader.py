@@ -9,8 +9,9 @@ interpreter: no module survives from the previous one.
 The child is forked from a warm `ForkServer` when the platform allows it (a `Loader`
 keeps one per project and asks it to preload the third-party modules each load used),
 else spawned as ``python -m flowdev.loader``. A child that runs past its timeout is
-asked for its stack (faulthandler, so the error says where it hung) and killed with
-everything it started.
+asked for its stack (faulthandler, so the error says where it hung) and killed; any
+load's process group is killed once it is over, so nothing the user's module started at
+import time outlives it.
 """
 
 from __future__ import annotations
@@ -354,8 +355,10 @@ def _collect(
     try:
         returncode: int | None = child.wait(timeout=5.0)
     except subprocess.TimeoutExpired:
-        _kill(child)
         returncode = None
+    # Whatever the user's module started lives in the child's process group: a load
+    # leaves nothing running behind it, or every reload would add to the pile.
+    _kill(child)
     return _Outcome(b"".join(received[stdout]), b"".join(received[stderr]), returncode, timed_out)
 
 

@@ -131,6 +131,32 @@ def test_loads_a_definitions_file(write_project: Any) -> None:
     assert snapshot.assets[0].source_file == str(root / "pipelines" / "all.py")
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["spawned", "forked"])
+def test_nothing_the_module_started_outlives_the_load(
+    write_project: Any, loader: Any, tmp_path: Path, warm: bool
+) -> None:
+    pid_file = tmp_path / "helper.pid"
+    root = write_project(
+        {
+            "defs.py": f"""
+            import subprocess, sys
+            import flowdev as dg
+            # Started at import, detached from the loader's pipes.
+            helper = subprocess.Popen(
+                [sys.executable, "-c", "import time; time.sleep(60)"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            open({str(pid_file)!r}, "w").write(str(helper.pid))
+            defs = dg.Definitions()
+            """
+        }
+    )
+
+    snapshot_of(loader(root, warm=warm).load())
+
+    assert pid_gone(int(pid_file.read_text()))
+
+
 def test_user_prints_do_not_corrupt_the_result(write_project: Any, loader: Any) -> None:
     root = write_project(
         {

@@ -524,7 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     listener = socket.socket(fileno=int(args[1]))
     directory = Path(listener.getsockname()).parent
     server = _Server(listener)
-    preload(["flowdev", "flowdev.loader"])
+    preload(["flowdev", "flowdev.loader", "flowdev.loader_child"])
     server.preload_first()
     server.serve()
     # The client is gone: it may not have lived to remove the socket's directory.

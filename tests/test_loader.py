@@ -16,7 +16,8 @@ import pytest
 from conftest import TAXI_ASSETS
 from flowdev import AssetKey
 from flowdev.forkserver import ForkServer, ForkServerError, fork_available
-from flowdev.loader import Loader, LoadError, load_project, warm_modules
+from flowdev.loader import Loader, LoadError, load_project
+from flowdev.loader_child import warm_modules
 from flowdev.project import find_project
 from flowdev.snapshot import DefinitionsSnapshot
 

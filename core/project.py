@@ -1,7 +1,10 @@
 """Finding a project's `Definitions`: where they are, and importing them.
 
-`load_definitions` is the one place that imports user code for the headless commands;
-the isolated loader will replace it for the app.
+`load_definitions` imports user code into the calling process: the loader's child
+process and run workers call it (the CLI and the app never do; they go through
+`flowdev.loader`). The pieces it is made of (`import_definitions_module`,
+`definitions_in`, `user_frames`) are what the loader's child uses to report a failed
+load precisely.
 """
 
 from __future__ import annotations
@@ -18,9 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from flowdev.definitions import Definitions
 from flowdev.errors import FlowdevError, ProjectError
+
+if TYPE_CHECKING:
+    # Imported where used: the CLI and the app find projects but never build definitions.
+    from flowdev.definitions import Definitions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,12 +99,8 @@ def load_definitions(project: Project) -> Definitions:
             ``file`` and ``line`` say where in the user's code.
         DefinitionsError: the definitions do not validate.
     """
-    root = str(project.root)
-    if root not in sys.path:
-        sys.path.insert(0, root)
     try:
-        with _gc_paused():
-            module = _import(project)
+        module = import_definitions_module(project)
     except FlowdevError:
         raise
     except SyntaxError as error:
@@ -109,15 +112,29 @@ def load_definitions(project: Project) -> Definitions:
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
             raise
-        filename, line = _user_frame(error, project.root)
+        frames = user_frames(error, project.root)
+        filename, line = (frames[-1].filename, frames[-1].lineno) if frames else (None, None)
         where = f"{filename}:{line}: " if filename else ""
         raise ProjectError(
             f"{where}{type(error).__name__}: {error} (while importing {project.target})\n"
-            + _user_traceback(error, project.root),
+            + "".join(traceback.format_list(frames)),
             file=filename,
             line=line,
         ) from None
-    return _find_definitions(module, project)
+    return find_definitions(module, project)
+
+
+def import_definitions_module(project: Project) -> ModuleType:
+    """Import the module (or file) that holds the project's definitions, GC paused.
+
+    Whatever the user's code raises propagates unchanged; only a missing ``--file``
+    becomes a `ProjectError`.
+    """
+    root = str(project.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    with _gc_paused():
+        return _import(project)
 
 
 @contextmanager
@@ -153,36 +170,55 @@ def _import(project: Project) -> ModuleType:
     return module
 
 
-def _find_definitions(module: ModuleType, project: Project) -> Definitions:
-    found = {name: value for name, value in vars(module).items() if isinstance(value, Definitions)}
+def definitions_in(module: ModuleType) -> dict[str, Definitions]:
+    """The `Definitions` objects among ``module``'s top-level names, by name."""
+    from flowdev.definitions import Definitions
+
+    return {name: value for name, value in vars(module).items() if isinstance(value, Definitions)}
+
+
+def find_definitions(module: ModuleType, project: Project) -> Definitions:
+    """The one `Definitions` at the top level of ``module``.
+
+    Raises:
+        ProjectError: there is none, or there are several; the message says what to do.
+    """
+    found = definitions_in(module)
     if len(found) == 1:
         return next(iter(found.values()))
-    where = getattr(module, "__file__", project.target)
+    where = getattr(module, "__file__", None) or project.target
     if not found:
         raise ProjectError(
-            f"{where} defines no Definitions. Add `defs = Definitions(assets=[...])` at the "
-            "top level, or point flowdev elsewhere with --module/-m or [tool.flowdev] module."
+            f"{where} defines no Definitions (flowdev looked at the top-level names of "
+            f"{project.target}). Add `defs = Definitions(assets=[...])` at the top level, or "
+            "point flowdev elsewhere with --module/-m, --file/-f or [tool.flowdev] module "
+            "in pyproject.toml.",
+            file=where if where != project.target else None,
         )
     raise ProjectError(
         f"{where} defines several Definitions ({', '.join(sorted(found))}); keep one "
-        "(Definitions.merge combines them)."
+        "(Definitions.merge combines them).",
+        file=where if where != project.target else None,
     )
 
 
-def _user_frame(error: BaseException, root: Path) -> tuple[str | None, int | None]:
-    found: tuple[str | None, int | None] = (None, None)
-    for frame, line in traceback.walk_tb(error.__traceback__):
-        filename = frame.f_code.co_filename
-        if filename.startswith(str(root)):
-            found = (filename, line)
-    return found
+def is_user_file(filename: str, root: Path) -> bool:
+    """Whether ``filename`` is the project's own code: under ``root``, and not in a
+    virtualenv or installed package that happens to live there."""
+    path = Path(filename)
+    if not path.is_absolute() or not path.is_relative_to(root):
+        return False
+    return not any(part in _NOT_USER_DIRS for part in path.relative_to(root).parts[:-1])
 
 
-def _user_traceback(error: BaseException, root: Path) -> str:
-    frames = [
-        f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(str(root))
-    ]
-    return "".join(traceback.format_list(frames)) if frames else ""
+# Directories under a project root that hold someone else's code.
+_NOT_USER_DIRS = frozenset({"site-packages", "dist-packages", ".venv", "venv", ".tox", ".nox"})
+
+
+def user_frames(error: BaseException, root: Path) -> list[traceback.FrameSummary]:
+    """The frames of ``error``'s traceback that run the project's own code, outermost
+    first (flowdev's and libraries' frames left out)."""
+    return [f for f in traceback.extract_tb(error.__traceback__) if is_user_file(f.filename, root)]
 
 
 def describe_error(error: FlowdevError) -> dict[str, object]:

@@ -417,3 +417,35 @@ def _schedule_snapshots(defs: Definitions) -> list[ScheduleSnapshot]:
             )
         )
     return found
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SnapshotDiff:
+    """What changed between two snapshots, asset by asset (each in the new topological
+    order; removed ones in the old order). ``edited`` assets kept their key but not
+    their code version."""
+
+    added: tuple[AssetKey, ...] = ()
+    removed: tuple[AssetKey, ...] = ()
+    edited: tuple[AssetKey, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.edited)
+
+
+def diff_snapshots(old: DefinitionsSnapshot, new: DefinitionsSnapshot) -> SnapshotDiff:
+    """The assets added, removed and edited (code version changed) from ``old`` to ``new``.
+
+    An asset that turns external, or stops being external, counts as edited.
+    """
+    added = []
+    edited = []
+    for asset in new.assets:
+        if asset.key not in old:
+            added.append(asset.key)
+            continue
+        before = old.get(asset.key)
+        if (before.code_version, before.is_external) != (asset.code_version, asset.is_external):
+            edited.append(asset.key)
+    removed = tuple(asset.key for asset in old.assets if asset.key not in new)
+    return SnapshotDiff(added=tuple(added), removed=removed, edited=tuple(edited))

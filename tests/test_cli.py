@@ -2,9 +2,12 @@
 
 import json
 import os
+import queue
 import re
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +341,129 @@ def test_graph_draws_every_asset(sample_project: Path) -> None:
     assert completed.returncode == 0, completed.stderr
     for key in TAXI_ASSETS | {"fare_rates"}:
         assert key in completed.stdout
+
+
+# -- loading in a child process ----------------------------------------------------------
+
+
+def test_commands_never_import_the_project_in_their_own_process(sample_project: Path) -> None:
+    # A module-level side effect that only the loader's child may perform.
+    ingest = sample_project / "taxi" / "assets" / "ingest.py"
+    ingest.write_text(
+        "import os, sys\n"
+        "if 'flowdev.cli' in sys.modules:\n"
+        "    raise RuntimeError('imported by the CLI process itself')\n" + ingest.read_text()
+    )
+
+    for command in (["check"], ["assets", "--json"], ["graph"]):
+        completed = run_cli(*command, cwd=sample_project)
+        assert completed.returncode == 0, (command, completed.stderr)
+
+
+def test_check_prints_the_error_then_the_users_traceback(write_project: Any) -> None:
+    root = write_project({"defs.py": "import sys\nprint('loading...', file=sys.stderr)\nx = 1/0\n"})
+
+    completed = run_cli("check", cwd=root)
+
+    assert completed.returncode == 2
+    assert f"error: {root / 'defs.py'}:3:5: ZeroDivisionError: division by zero" in (
+        completed.stderr
+    )
+    assert "x = 1/0" in completed.stderr  # the user's traceback follows the paragraph
+
+
+# -- check --watch ---------------------------------------------------------------------
+
+
+class LiveCli:
+    """A `flowdev` process whose stdout lines are read as they come."""
+
+    def __init__(self, *args: str, cwd: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TAXI_", "FLOWDEV_"))}
+        env["FLOWDEV_HOME"] = str(cwd / ".flowdev-test-home")
+        self.process = subprocess.Popen(
+            [*FLOWDEV, *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def next_line(self, within: float = 20.0) -> str:
+        try:
+            return self.lines.get(timeout=within)
+        except queue.Empty:
+            raise AssertionError(f"no line within {within} s") from None
+
+    def stop(self) -> tuple[int, str]:
+        """Ctrl-C, as a person would; the exit status and stderr."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            _out, err = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        return self.process.returncode, err
+
+
+def test_check_watch_prints_one_line_per_reload(sample_project: Path) -> None:
+    transform = sample_project / "taxi" / "assets" / "transform.py"
+    original = transform.read_text()
+    cli = LiveCli("check", "--watch", cwd=sample_project)
+    try:
+        first = cli.next_line()
+        assert re.fullmatch(r"\d\d:\d\d:\d\d  12 assets  loaded  \(\d+ ms; first load\)", first)
+
+        # Edit one asset's code: it is reported as edited, nothing else.
+        transform.write_text(original.replace('t["fare"] > 0', 't["fare"] > 1'))
+        edited = cli.next_line()
+        assert "12 assets  ~trips_clean  (" in edited, edited
+        assert edited.endswith("; taxi/assets/transform.py)")
+
+        transform.write_text(original + "\n\n@dg.asset\ndef brand_new() -> int:\n    return 1\n")
+        added = cli.next_line()
+        assert "13 assets  +brand_new ~trips_clean  (" in added, added  # its edit undone
+
+        transform.write_text(original + "\ndef broken(:\n")
+        error = cli.next_line()
+        broken_line = len(original.splitlines()) + 2
+        assert f"  error  taxi/assets/transform.py:{broken_line}:" in error, error
+        assert "SyntaxError" in error and error.endswith("(taxi/assets/transform.py)")
+
+        transform.write_text(original)
+        assert "12 assets  -brand_new" in cli.next_line()
+    finally:
+        returncode, stderr = cli.stop()
+    assert returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+
+def test_check_watch_json_lines(write_project: Any) -> None:
+    root = write_project(
+        {"defs.py": "import flowdev as dg\n\n@dg.asset\ndef a():\n    return 1\n\n"
+         "defs = dg.Definitions(assets=[a])\n"}
+    )  # fmt: skip
+    cli = LiveCli("check", "--watch", "--json", cwd=root)
+    try:
+        first = json.loads(cli.next_line())
+        assert first["ok"] is True and first["assets"] == 1
+        assert first["changed_files"] == []
+
+        (root / "defs.py").write_text("import flowdev as dg\nBROKEN = {\n")
+        failed = json.loads(cli.next_line())
+        assert failed["ok"] is False
+        assert failed["changed_files"] == ["defs.py"]
+        assert set(failed["error"]) == {"kind", "message", "file", "line"}
+        assert (failed["error"]["file"], failed["error"]["line"]) == (str(root / "defs.py"), 2)
+    finally:
+        returncode, _stderr = cli.stop()
+    assert returncode == 0

@@ -1,0 +1,8 @@
+"""The app's widgets, one per module, each with its own ``.tcss`` next to it.
+
+Importing this package imports Textual; `flowdev.tui` itself imports nothing.
+"""
+
+from flowdev.tui.widgets.asset_graph import AssetGraphView
+
+__all__ = ["AssetGraphView"]

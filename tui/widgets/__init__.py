@@ -4,5 +4,6 @@ Importing this package imports Textual; `flowdev.tui` itself imports nothing.
 """
 
 from flowdev.tui.widgets.asset_graph import AssetGraphView
+from flowdev.tui.widgets.asset_list import AssetDetails, AssetListView
 
-__all__ = ["AssetGraphView"]
+__all__ = ["AssetDetails", "AssetGraphView", "AssetListView"]

@@ -18,7 +18,8 @@ from flowdev.project import find_project, load_definitions
 from flowdev.selection_syntax import select
 from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot, build_snapshot
 from flowdev.tui.widgets import asset_graph
-from flowdev.tui.widgets.asset_graph import AssetGraphView, short_key
+from flowdev.tui.widgets.asset_graph import AssetGraphView
+from flowdev.tui.widgets.graph_drawing import short_key
 from flowdev.tui.widgets.status import STATUS_GLYPHS
 from textual.app import App, ComposeResult
 from textual.geometry import Region

@@ -27,18 +27,19 @@ redraws the two rows involved, or the screen when the view scrolls to follow it.
 
 from __future__ import annotations
 
-import time
-from bisect import bisect_right
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
-from flowdev.graph_text import Grid, GroupLabel, build_grid
+from flowdev.graph_text import GroupLabel
 from flowdev.keys import AssetKey
-from flowdev.layout import Direction, compute_layout
+from flowdev.layout import Direction
 from flowdev.snapshot import DefinitionsSnapshot
+from flowdev.tui.widgets.graph_drawing import (
+    GraphDrawing,
+    draw_snapshot,
+    nearest_surviving,
+)
 from flowdev.tui.widgets.status import STATUS_GLYPHS, component_style, status_class, status_glyph
 from rich.segment import Segment
 from rich.style import Style
@@ -55,121 +56,6 @@ from textual.worker import get_current_worker
 _PREFIX = "asset-graph"
 _MARK = "*"
 _NO_STATUSES: Mapping[AssetKey, str] = MappingProxyType({})
-
-
-def short_key(key: AssetKey, limit: int) -> str:
-    """``key`` as ``"a/b"``, shortened to at most ``limit`` characters.
-
-    The end of a key names the asset, so that is what stays: leading path parts go
-    first (``…/orders``), then the middle of the name (``order_…_daily``).
-    """
-    text = key.to_user_string()
-    if len(text) <= limit:
-        return text
-    name = key.path[-1]
-    if len(name) + 2 <= limit:
-        parts = [name]
-        for part in reversed(key.path[:-1]):
-            if len("/".join([part, *parts])) + 2 > limit:
-                break
-            parts.insert(0, part)
-        return "…/" + "/".join(parts)
-    head = (limit - 1) // 2
-    return name[:head] + "…" + name[len(name) - (limit - 1 - head) :]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Drawing:
-    """A laid-out snapshot: what the pane draws until the next one arrives."""
-
-    snapshot: DefinitionsSnapshot
-    grid: Grid
-    labels: Mapping[AssetKey, str]
-    layer_rows: tuple[int, ...]  # the row of each layer's assets
-    height: int
-    centre: AssetKey | None  # in focus mode, the asset the drawing is centred on
-    depth: int | None
-    seconds: float
-
-    def row(self, y: int) -> tuple[int, int]:
-        """``(layer, offset)`` of row ``y``: offset 0 is the layer's assets, k > 0 is row
-        k - 1 of the lines below it."""
-        layer = bisect_right(self.layer_rows, y) - 1
-        return layer, y - self.layer_rows[layer]
-
-    def region(self, key: AssetKey) -> Region:
-        layer, left, width = self.grid.place(key)
-        return Region(left, self.layer_rows[layer], width, 1)
-
-    def node_at(self, x: int, y: int) -> AssetKey | None:
-        if not 0 <= y < self.height:
-            return None
-        layer, offset = self.row(y)
-        if offset:
-            return None
-        for index in self.grid.items_between(layer, x, x + 1):
-            item = self.grid.items[layer][index]
-            if isinstance(item, AssetKey):
-                return item
-        return None
-
-    def first_key(self) -> AssetKey | None:
-        for layer in self.grid.layout.layers:
-            for node in layer:
-                if isinstance(node, AssetKey):
-                    return node
-        return None
-
-
-def _draw(
-    snapshot: DefinitionsSnapshot,
-    centre: AssetKey | None,
-    depth: int | None,
-    label_width: int,
-    cancelled: Callable[[], bool],
-) -> _Drawing | None:
-    """Lay out and route ``snapshot`` (in focus mode, only ``depth`` hops around
-    ``centre``); None if cancelled on the way."""
-    start = time.perf_counter()
-    graph = snapshot.asset_graph
-    keys = None
-    if depth is not None and centre is not None and centre in graph:
-        keys = graph.upstream([centre], depth) | graph.downstream([centre], depth)
-    drawn = graph.keys if keys is None else keys
-    by_group = len({graph.node(key).group_name for key in drawn}) > 1
-    layout = compute_layout(graph, keys, by_group=by_group)
-    if cancelled():
-        return None
-    labels = {key: short_key(key, label_width) for key in layout.positions}
-    grid = build_grid(
-        layout,
-        # A node is "<mark><glyph> <key> ": the mark and the last blank are the padding.
-        {key: len(label) + 2 for key, label in labels.items()},
-        padding=2,
-        group_labels=(
-            {key: f"[{graph.node(key).group_name}]" for key in layout.positions}
-            if by_group
-            else None
-        ),
-        strict=False,
-    )
-    if grid is None or cancelled():  # not strict: only None when cancelled
-        return None
-    layer_rows = []
-    row = 0
-    for layer in range(len(layout.layers)):
-        layer_rows.append(row)
-        row += 1 + (grid.channels[layer].height if layer < len(grid.channels) else 0)
-    return _Drawing(
-        snapshot=snapshot,
-        grid=grid,
-        labels=labels,
-        layer_rows=tuple(layer_rows),
-        height=row,
-        centre=centre if keys is not None else None,
-        depth=depth if keys is not None else None,
-        seconds=time.perf_counter() - start,
-    )
 
 
 class AssetGraphView(ScrollView, can_focus=True):
@@ -373,7 +259,7 @@ class AssetGraphView(ScrollView, can_focus=True):
     class _Drawn(Message, bubble=False):
         """A layout worker's result, for the view itself."""
 
-        def __init__(self, drawing: _Drawing, generation: int) -> None:
+        def __init__(self, drawing: GraphDrawing, generation: int) -> None:
             self.drawing = drawing
             self.generation = generation
             super().__init__()
@@ -390,7 +276,7 @@ class AssetGraphView(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.set_reactive(AssetGraphView.snapshot, snapshot)
         self._mounted = False
-        self._drawing: _Drawing | None = None
+        self._drawing: GraphDrawing | None = None
         self._generation = 0
         self._requested: tuple[DefinitionsSnapshot | None, AssetKey | None, int | None] | None
         self._requested = None
@@ -453,7 +339,9 @@ class AssetGraphView(ScrollView, can_focus=True):
         generation: int,
     ) -> None:
         worker = get_current_worker()
-        drawing = _draw(snapshot, centre, depth, self.LABEL_WIDTH, lambda: worker.is_cancelled)
+        drawing = draw_snapshot(
+            snapshot, centre, depth, self.LABEL_WIDTH, lambda: worker.is_cancelled
+        )
         if drawing is not None and not worker.is_cancelled:
             self.post_message(self._Drawn(drawing, generation))
 
@@ -462,7 +350,7 @@ class AssetGraphView(ScrollView, can_focus=True):
         if message.generation == self._generation:
             self._show(message.drawing)
 
-    def _show(self, drawing: _Drawing | None) -> None:
+    def _show(self, drawing: GraphDrawing | None) -> None:
         """Put ``drawing`` on screen, keeping the cursor where it was on the screen."""
         old, cursor = self._drawing, self.cursor
         anchor = None
@@ -498,7 +386,7 @@ class AssetGraphView(ScrollView, can_focus=True):
     ) -> None:
         cursor = self.cursor
         if new is not None and cursor is not None and cursor not in new:
-            self.cursor = _nearest_surviving(old, new, cursor)
+            self.cursor = nearest_surviving(old, new, cursor)
         self._request_layout()
 
     def watch_statuses(self) -> None:
@@ -616,7 +504,7 @@ class AssetGraphView(ScrollView, can_focus=True):
         return strip
 
     def _render_row(
-        self, drawing: _Drawing, row: int, start: int, end: int, cursor: AssetKey | None
+        self, drawing: GraphDrawing, row: int, start: int, end: int, cursor: AssetKey | None
     ) -> Strip:
         """Row ``row``, columns ``start`` to ``end``: only what overlaps them is drawn."""
         layer, offset = drawing.row(row)
@@ -672,25 +560,3 @@ class AssetGraphView(ScrollView, can_focus=True):
                     style += component_style(self, f"{_PREFIX}--{part}")
             self._styles[cache_key] = style
         return style
-
-
-def _nearest_surviving(
-    old: DefinitionsSnapshot | None, new: DefinitionsSnapshot, key: AssetKey
-) -> AssetKey | None:
-    """The asset nearest ``key`` in the old graph (parents, then children, hop by hop)
-    that ``new`` still has; None if none does (the drawing then picks its first)."""
-    if old is None or key not in old:
-        return None
-    graph = old.asset_graph
-    seen = {key}
-    frontier = deque([key])
-    while frontier:
-        current = frontier.popleft()
-        for neighbour in (*sorted(graph.parents(current)), *sorted(graph.children(current))):
-            if neighbour in seen:
-                continue
-            if neighbour in new:
-                return neighbour
-            seen.add(neighbour)
-            frontier.append(neighbour)
-    return None

@@ -24,7 +24,7 @@ barycenters keep their previous order.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, TypeAlias
@@ -124,7 +124,11 @@ class Layout:
 
 
 def compute_layout(
-    graph: AssetGraph, keys: Iterable[AssetKey] | None = None, *, sweeps: int = 4
+    graph: AssetGraph,
+    keys: Iterable[AssetKey] | None = None,
+    *,
+    sweeps: int = 4,
+    by_group: bool = False,
 ) -> Layout:
     """Lay out ``graph`` (or only ``keys`` of it) in layers, roots on top.
 
@@ -134,6 +138,10 @@ def compute_layout(
             dropped, and layers are counted from the roots of this subset.
         sweeps: The most down-and-up barycenter sweeps to run; 0 keeps the initial
             order (by key, dummies after the assets), to measure what sweeps gain.
+        by_group: Keep each group's assets side by side in every layer, so that a
+            drawing can label each group once per layer: the sweeps then order the
+            groups by the mean barycenter of their assets, and the assets within each
+            group (dummies go between groups). Costs some crossings.
 
     Returns:
         The `Layout`.
@@ -164,7 +172,14 @@ def compute_layout(
     dummy_of: list[Dummy] = []
     # The initial order, and so every tie after it, goes by key, whatever order the
     # graph was built in; dummies start after the assets of their layer.
-    by_key = sorted(range(count), key=lambda i: order[i].path)
+    group_of: list[int] | None = None
+    if by_group:
+        names = sorted({nodes[key].group_name for key in order})
+        rank = {name: i for i, name in enumerate(names)}
+        group_of = [rank[nodes[key].group_name] for key in order]
+        by_key = sorted(range(count), key=lambda i: (group_of[i], order[i].path))
+    else:
+        by_key = sorted(range(count), key=lambda i: order[i].path)
     rows: list[list[int]] = [[] for _ in range(depth)]
     for i in by_key:
         rows[layer_of[i]].append(i)
@@ -200,7 +215,7 @@ def compute_layout(
         for i, node in enumerate(row):
             pos[node] = i
     if sweeps > 0:
-        rows = _reduce_crossings(rows, up, down, pos, sweeps)
+        rows = _reduce_crossings(rows, up, down, pos, sweeps, group_of)
 
     keys_of = order.__getitem__
     node_of = [*order, *dummy_of].__getitem__
@@ -228,6 +243,7 @@ def _reduce_crossings(
     down: Adjacency,
     pos: list[int],
     sweeps: int,
+    group_of: list[int] | None,
 ) -> list[list[int]]:
     """Barycenter sweeps; returns the best rows seen and leaves ``pos`` matching them."""
     best_rows = [row[:] for row in rows]
@@ -236,9 +252,9 @@ def _reduce_crossings(
         if best == 0:
             break
         for layer in range(1, len(rows)):
-            rows[layer] = _sort_by_barycenter(rows[layer], up, pos)
+            rows[layer] = _sort_by_barycenter(rows[layer], up, pos, group_of)
         for layer in range(len(rows) - 2, -1, -1):
-            rows[layer] = _sort_by_barycenter(rows[layer], down, pos)
+            rows[layer] = _sort_by_barycenter(rows[layer], down, pos, group_of)
         crossings = _total_crossings(rows, down, pos)
         previous = best
         if crossings < best:
@@ -252,7 +268,9 @@ def _reduce_crossings(
     return best_rows
 
 
-def _sort_by_barycenter(row: list[int], linked: Adjacency, pos: list[int]) -> list[int]:
+def _sort_by_barycenter(
+    row: list[int], linked: Adjacency, pos: list[int], group_of: list[int] | None = None
+) -> list[int]:
     at = pos.__getitem__
     # Most nodes of a big graph are dummies with one link: keep that case cheap.
     centers = [
@@ -264,11 +282,32 @@ def _sort_by_barycenter(row: list[int], linked: Adjacency, pos: list[int]) -> li
         else at(node)
         for node, others in zip(row, map(linked.__getitem__, row), strict=True)
     ]
+    order_key = centers.__getitem__ if group_of is None else _group_keys(row, centers, group_of)
     # Stable sort: equal centers keep their current (initially key) order.
-    new_row = [row[i] for i in sorted(range(len(row)), key=centers.__getitem__)]
+    new_row = [row[i] for i in sorted(range(len(row)), key=order_key)]
     for i, node in enumerate(new_row):
         pos[node] = i
     return new_row
+
+
+def _group_keys(
+    row: list[int], centers: list[float], group_of: list[int]
+) -> Callable[[int], tuple[float, int, float]]:
+    """Sort keys that keep groups together: (the group's mean center, dummies after the
+    assets it ties with, the node's own center). A dummy is a group of its own."""
+    assets = len(group_of)
+    sums: dict[int, list[float]] = {}
+    for node, center in zip(row, centers, strict=True):
+        if node < assets:
+            total = sums.setdefault(group_of[node], [0.0, 0])
+            total[0] += center
+            total[1] += 1
+    means = {group: total / size for group, (total, size) in sums.items()}
+    keys = [
+        (means[group_of[node]], 0, center) if node < assets else (center, 1, center)
+        for node, center in zip(row, centers, strict=True)
+    ]
+    return keys.__getitem__
 
 
 def _total_crossings(rows: list[list[int]], down: Adjacency, pos: list[int]) -> int:

@@ -238,7 +238,10 @@ class FlowdevApp(App[None]):
         try:
             while not worker.is_cancelled:
                 result = poller.poll(self.snapshot, self.selected_run_id)
-                self.call_from_thread(self._apply_poll, result)
+                try:
+                    self.call_from_thread(self._apply_poll, result)
+                except RuntimeError:
+                    break  # the app is closing
                 time.sleep(POLL_SECONDS)
         finally:
             poller.close()
@@ -298,6 +301,10 @@ class FlowdevApp(App[None]):
 
     @on(AssetListView.CursorMoved)
     def _list_cursor_moved(self, event: AssetListView.CursorMoved) -> None:
+        # Only the list on screen leads: a hidden list echoing the graph's own moves back
+        # (its messages arrive later) would drag the cursor to where it was.
+        if not self.is_running or self.query_one(ContentSwitcher).current != "list":
+            return
         if event.key is not None and event.key != self.graph_view.cursor:
             self.graph_view.cursor = event.key
 

@@ -297,7 +297,7 @@ class AssetListView(DataTable[Text]):
                 continue  # gone since, or never materialized any more
             age = Text(self._age_cell(key, self.details.get(key), now))
             if age and age != self.get_cell(row_key, "age"):
-                self.update_cell(row_key, "age", age)
+                self.update_cell(row_key, "age", age, update_width=True)
                 changed = True
         if changed and self.sort_column == "age":
             self._sort()
@@ -315,7 +315,7 @@ class AssetListView(DataTable[Text]):
             cells = self._cells(snapshot.get(key), now)
             for (column, _), cell in zip(COLUMNS, cells, strict=True):
                 if column in ("status", "age", "reason") and cell != self.get_cell(row_key, column):
-                    self.update_cell(row_key, column, cell)
+                    self.update_cell(row_key, column, cell, update_width=True)
         if keys and self.sort_column in ("status", "age", "reason"):
             self._sort()
 

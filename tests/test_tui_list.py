@@ -80,7 +80,7 @@ async def test_rows_show_each_assets_columns(taxi: DefinitionsSnapshot) -> None:
         view.statuses = {K("daily_summary"): "stale", K("zones"): "fresh"}
         view.details = {
             K("daily_summary"): Details(
-                NOW - 3 * 3600, ("borough_stats was materialized after it",)
+                NOW - 3 * 3600, ("code [bold]v2", "borough_stats was materialized after it")
             ),
             K("zones"): Details(NOW - 42),
         }
@@ -92,12 +92,13 @@ async def test_rows_show_each_assets_columns(taxi: DefinitionsSnapshot) -> None:
         summary = view.get_row("daily_summary")
         assert [str(cell) for cell in summary] == [
             "daily_summary", "report", "~ stale", "3h ago", "within 1d",
-            "borough_stats was materialized after it",
+            "code [bold]v2; borough_stats was materialized after it",
         ]  # fmt: skip
         assert [str(cell) for cell in view.get_row("zones")][2:4] == ["✓ fresh", "42s ago"]
         assert str(view.get_row("raw_trips")[2]) == "· unknown"
         screen = "\n".join(strip.text for strip in view.render_lines(view.size.region))
         assert "daily_summary" in screen and "within 1d" in screen and "3h ago" in screen
+        assert "[bold]v2" in screen  # shown as written, not read as markup
 
 
 async def test_ages_tick_and_only_changed_cells_update(taxi: DefinitionsSnapshot) -> None:

@@ -110,7 +110,7 @@ def describe_policy(policy: Mapping[str, Any] | None) -> str:
     ).describe()
 
 
-class AssetListView(DataTable[Text | str]):
+class AssetListView(DataTable[Text]):
     """Every asset as a row: key, group, status, age, freshness policy, reason.
 
     Set by the parent (any time, before or after mounting):
@@ -253,16 +253,17 @@ class AssetListView(DataTable[Text | str]):
             self.add_row(*cells, key=row_key)
         self._sort()
 
-    def _cells(self, asset: AssetSnapshot, now: float) -> list[Text | str]:
+    def _cells(self, asset: AssetSnapshot, now: float) -> list[Text]:
         key = asset.key
         details = self.details.get(key)
+        # Text, not str: a DataTable reads a str as markup ("[x] changed" would vanish).
         return [
-            key.to_user_string(),
-            asset.group,
+            Text(key.to_user_string()),
+            Text(asset.group),
             self._status_cell(self.statuses.get(key)),
-            self._age_cell(key, details, now),
-            describe_policy(asset.freshness_policy),
-            "; ".join(details.stale_reasons) if details is not None else "",
+            Text(self._age_cell(key, details, now)),
+            Text(describe_policy(asset.freshness_policy)),
+            Text("; ".join(details.stale_reasons) if details is not None else ""),
         ]
 
     def _status_cell(self, status: str | None) -> Text:
@@ -294,9 +295,9 @@ class AssetListView(DataTable[Text | str]):
             key = self._keys.get(row_key)
             if key is None or key not in self._ages:
                 continue  # gone since, or never materialized any more
-            age = self._age_cell(key, self.details.get(key), now)
+            age = Text(self._age_cell(key, self.details.get(key), now))
             if age and age != self.get_cell(row_key, "age"):
-                self.update_cell(row_key, "age", age)
+                self.update_cell(row_key, "age", age, update_width=True)
                 changed = True
         if changed and self.sort_column == "age":
             self._sort()
@@ -314,19 +315,20 @@ class AssetListView(DataTable[Text | str]):
             cells = self._cells(snapshot.get(key), now)
             for (column, _), cell in zip(COLUMNS, cells, strict=True):
                 if column in ("status", "age", "reason") and cell != self.get_cell(row_key, column):
-                    self.update_cell(row_key, column, cell)
+                    self.update_cell(row_key, column, cell, update_width=True)
         if keys and self.sort_column in ("status", "age", "reason"):
             self._sort()
 
     # -- sorting -------------------------------------------------------------------------
 
-    def _sort_key(self, column: str) -> Callable[[str], Any]:
+    def _sort_key(self, column: str) -> Callable[[Text], Any]:
+        """The sort key of a row, given its key cell."""
         snapshot = self.snapshot
         assert snapshot is not None
         keys, statuses, details = self._keys, self.statuses, self.details
 
-        def by(row_key: str) -> Any:
-            key = keys[row_key]
+        def by(key_cell: Text) -> Any:
+            key = keys[key_cell.plain]
             asset = snapshot.get(key)
             if column == "group":
                 return asset.group, key.path

@@ -76,8 +76,12 @@ def test_materialize_edit_stale_rematerialize_quit(session: Path) -> None:
             '    count = warehouse.replace_table("zones", ["zone_id", "name", "borough"], rows)',
         )
     )
-    stale_screen = wait_for(lambda text: " stale" in text, "the edit to make assets stale")
-    assert "now stale" in stale_screen  # the save notice
+    stale_screen = wait_for(lambda text: "now stale" in text, "the save notice")
+    wait_for(
+        lambda text: " stale" in text.splitlines()[0] and "12 fresh" not in text.splitlines()[0],
+        "the header to count stale assets",
+    )
+    assert "~1 assets" in stale_screen
     tmux("send-keys", "-t", SESSION, "Enter")  # run what the save made stale
     wait_for(lambda text: "12 fresh" in text, "the stale assets to be fresh again", timeout=90)
 

@@ -10,7 +10,7 @@ reads nothing itself.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flowdev.snapshot import AssetSnapshot
@@ -68,6 +68,7 @@ class AssetPanel(VerticalScroll):
     history: var[Sequence[MaterializationRecord]] = var(())
     children_keys: var[Sequence[str]] = var(())
     project_root: var[str | None] = var(None)
+    clock: Callable[[], float] = time.time
 
     def compose(self) -> ComposeResult:
         yield Static(id="panel-header")
@@ -124,7 +125,7 @@ class AssetPanel(VerticalScroll):
         if asset is None or status is None:
             return ""
         table = _grid()
-        now = time.time()
+        now = self.clock()
         if status.last_materialized is None:
             table.add_row("materialized", Text("never", "dim"))
         else:

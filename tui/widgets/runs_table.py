@@ -8,7 +8,7 @@ rows are updated in place so the cursor and scroll position survive every refres
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from flowdev.storage import RunRecord
 from rich.text import Text
@@ -38,6 +38,7 @@ class RunsTable(DataTable[Text | str]):
     ]
 
     runs: var[Sequence[RunRecord]] = var(())
+    clock: Callable[[], float] = time.time
     usage: var[Mapping[int, tuple[float, int]]] = var({})
 
     class RunSelected(Message):
@@ -102,7 +103,9 @@ class RunsTable(DataTable[Text | str]):
     def _cells(self, run: RunRecord) -> list[Text | str]:
         status = Text(run.status.value, RUN_STYLE.get(run.status.value, ""))
         started = run.start_time or run.create_time
-        duration = run.duration
+        duration = (
+            None if run.start_time is None else (run.end_time or self.clock()) - run.start_time
+        )
         pid, cpu, mem = "", "", ""
         if run.pid is not None and run.status.is_active:
             pid = str(run.pid)

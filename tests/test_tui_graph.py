@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
-from flowdev.graph import AssetGraph, AssetNode
+from flowdev.asset_graph import AssetGraph, AssetNode
 from flowdev.graph_text import build_grid
 from flowdev.keys import AssetKey
 from flowdev.layout import compute_layout

@@ -248,3 +248,25 @@ async def test_help_view_toggle_reload_and_editor(project, tmp_path, monkeypatch
         assert opened.read_text() == f"+{line} {project.root / 'taxi/assets/transform.py'}"
         await pilot.press("l")
         assert isinstance(app.focused, RunLogView)
+
+
+@pytest.mark.anyio
+async def test_log_filter_follow_and_narrow_layout(project) -> None:
+    app = FlowdevApp(project)
+    async with app.run_test(size=(90, 30)) as pilot:
+        await loaded(pilot, app)
+        assert app.screen.has_class("narrow")
+        assert app.panel.region.width == 0  # the panel gave way to the graph
+        app.graph_view.cursor = AssetKey("raw_zones")
+        await pilot.pause()
+        await pilot.press("m")
+        await until(pilot, lambda: status_of(app, "raw_zones") == "fresh")
+        await until(pilot, lambda: app.log_view.row_count > 3)
+        await pilot.press("a")
+        assert app.log_view.step_filter == "raw_zones"
+        shown = app.log_view.row_count
+        assert 0 < shown < len(app.log_view._rows)
+        await pilot.press("a")
+        assert app.log_view.step_filter is None
+        await pilot.press("f")
+        assert app.log_view.follow is False

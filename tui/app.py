@@ -64,6 +64,8 @@ class FlowdevApp(App[None]):
         Binding("r", "reload", "Reload", id="app.reload"),
         Binding("e", "edit", "Edit", id="app.edit"),
         Binding("l", "focus_logs", "Logs", id="app.logs"),
+        Binding("f", "follow", "Follow", id="app.follow", show=False),
+        Binding("a", "filter_log", "Log: this asset", id="app.filter_log", show=False),
         Binding("slash", "search_log", "Search log", id="app.search", show=False),
         Binding("escape", "dismiss", "Dismiss", id="app.dismiss", show=False),
         Binding("question_mark", "help", "Help", id="app.help"),
@@ -302,6 +304,8 @@ class FlowdevApp(App[None]):
         title = "log"
         if run is not None:
             title = f"log · run {run.run_id[:8]} {run.status.value} · {run.selection}"
+        if self.log_view.step_filter:
+            title += f" · only {self.log_view.step_filter} (a: all)"
         if not self.log_view.follow:
             title += " · paused (f follows)"
         self.query_one("#log-title", Static).update(title)
@@ -504,6 +508,24 @@ class FlowdevApp(App[None]):
     def action_focus_logs(self) -> None:
         """Go to the log pane."""
         self.log_view.focus()
+
+    def action_follow(self) -> None:
+        """Follow the newest log line, or stop following."""
+        self.log_view.action_toggle_follow()
+        self._update_log_title()
+
+    def action_filter_log(self) -> None:
+        """Show only the cursor asset's step in the log; again to show every step."""
+        asset = None
+        if self.cursor is not None and self.snapshot is not None and self.cursor in self.snapshot:
+            asset = self.snapshot.get(self.cursor)
+        step = asset.op_name if asset is not None else None
+        self.log_view.step_filter = None if self.log_view.step_filter == step else step
+        self._update_log_title()
+
+    def on_resize(self) -> None:
+        # Below 100 columns the panel and the runs pane give way to the graph and the log.
+        self.screen.set_class(self.size.width < 100, "narrow")
 
     def action_search_log(self) -> None:
         """Search the log (incremental: matches highlight as you type)."""

@@ -27,6 +27,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("runs", "c", "cancel the selected run"),
     ("runs", "R", "re-execute the selected run from its failure"),
     ("log", "f", "follow the newest line on or off"),
+    ("log", "a", "show only the cursor asset's lines; again for all"),
     ("log", "/  n N", "search the log; next and previous match"),
     ("log", "L", "show only warnings and errors, then errors, then all"),
     ("app", "ctrl+p", "command palette: jump to any asset, run any action"),

@@ -5,10 +5,18 @@ writing to a temporary file and renaming it into place so that a crash mid-write
 never leaves a half-written value as the latest. Key parts are percent-encoded first
 (`safe_path_part`): no key can name a path outside ``base_dir``, and no two keys share
 a file.
+
+Storing a value is on every step's path, so it touches the disk only where it must:
+``base_dir`` is resolved once per process, the path under it is checked without system
+calls, directories are created only when the file cannot be created for want of them,
+and temporary names come from the process id and a counter instead of `tempfile`'s
+random names.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import re
 from abc import ABC, abstractmethod
@@ -50,14 +58,64 @@ def _percent(char: str) -> str:
 
 
 def storage_path(base_dir: str | os.PathLike[str], key: AssetKey, suffix: str = "") -> Path:
-    """The file for ``key`` under ``base_dir``; never outside it, whatever the key."""
-    base = Path(base_dir).resolve()
+    """The file for ``key`` under ``base_dir``; never outside it, whatever the key.
+
+    ``base_dir`` is resolved (symlinks followed); the rest of the path is the key's parts,
+    percent-encoded, so it names an entry under ``base_dir`` and never ``..``.
+    """
+    return Path(_storage_file(os.fspath(base_dir), key, suffix))
+
+
+_SEPARATORS = tuple(sep for sep in (os.sep, os.altsep) if sep)
+
+
+def _storage_file(base_dir: str, key: AssetKey, suffix: str = "") -> str:
     parts = [safe_path_part(p) for p in key.path]
     parts[-1] += suffix
-    path = base.joinpath(*parts)
-    if not path.resolve().is_relative_to(base):
-        raise ExecutionError(f"asset key {key.to_user_string()!r} maps outside {base}")
-    return path
+    # safe_path_part already guarantees this; checking the strings costs no system call,
+    # where resolving the path would cost one per directory level.
+    for part in parts:
+        if part in (".", "..") or any(sep in part for sep in _SEPARATORS):
+            base = _resolved_dir(_absolute(base_dir))
+            raise ExecutionError(f"asset key {key.to_user_string()!r} maps outside {base}")
+    return os.path.join(_resolved_dir(_absolute(base_dir)), *parts)
+
+
+def _absolute(path: str) -> str:
+    # Not os.path.abspath: it would drop "link/.." before resolving, which resolve() does not.
+    return path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_dir(absolute_path: str) -> str:
+    return str(Path(absolute_path).resolve())
+
+
+_temp_numbers = itertools.count()
+_CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_CREATE_NEW |= getattr(os, "O_BINARY", 0)
+
+
+def _create_temp_file(path: str) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (same directory, so renaming it is atomic).
+
+    Returns its descriptor, open for writing, and its name. The name is unique within the
+    process (pid and a counter); ``O_EXCL`` steps over a leftover of a crashed process that
+    had the same pid. The directory is created only when it is missing.
+    """
+    directory, name = os.path.split(path)
+    made_directory = False
+    while True:
+        temp_path = os.path.join(directory, f".{name}.{os.getpid()}-{next(_temp_numbers)}.tmp")
+        try:
+            return os.open(temp_path, _CREATE_NEW, 0o600), temp_path
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            if made_directory:
+                raise
+            os.makedirs(directory, exist_ok=True)
+            made_directory = True
 
 
 def _default_log() -> logging.Logger:
@@ -130,7 +188,7 @@ class FilesystemIOManager(ConfigurableIOManager):
 
     base_dir: str | None = None
 
-    def _path(self, key: AssetKey | None, storage_dir: str | None) -> Path:
+    def _path(self, key: AssetKey | None, storage_dir: str | None) -> str:
         if key is None:
             raise ExecutionError("FilesystemIOManager stores assets only (the output has no key)")
         base = self.base_dir or storage_dir
@@ -138,7 +196,7 @@ class FilesystemIOManager(ConfigurableIOManager):
             raise ExecutionError(
                 "FilesystemIOManager has no directory: give it base_dir= or run it in an instance"
             )
-        return storage_path(base, key)
+        return _storage_file(base, key)
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         """Pickle ``obj`` atomically (temp file in the same directory, then rename)."""
@@ -146,18 +204,16 @@ class FilesystemIOManager(ConfigurableIOManager):
             return
         path = self._path(context.asset_key, context.storage_dir)
         import pickle
-        import tempfile
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, temp_path = _create_temp_file(path)
         try:
             with os.fdopen(fd, "wb") as handle:
                 pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temp_name, path)
+            os.replace(temp_path, path)
         except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
+            Path(temp_path).unlink(missing_ok=True)
             raise
-        context.add_output_metadata({"path": path})
+        context.add_output_metadata({"path": Path(path)})
 
     def load_input(self, context: InputContext) -> Any:
         """Unpickle the stored value, or say which asset has not been materialized."""
@@ -165,7 +221,7 @@ class FilesystemIOManager(ConfigurableIOManager):
 
         path = self._path(context.asset_key, context.storage_dir)
         try:
-            with path.open("rb") as handle:
+            with open(path, "rb") as handle:
                 return pickle.load(handle)
         except FileNotFoundError:
             key = context.asset_key.to_user_string() if context.asset_key else "?"

@@ -67,8 +67,9 @@ def _percent(char: str) -> str:
 def storage_path(base_dir: str | os.PathLike[str], key: AssetKey, suffix: str = "") -> Path:
     """The file for ``key`` under ``base_dir``; never outside it, whatever the key.
 
-    ``base_dir`` is resolved (symlinks followed); the rest of the path is the key's parts,
-    percent-encoded, so it names an entry under ``base_dir`` and never ``..``.
+    ``base_dir`` is resolved (symlinks followed) once per process; the rest of the path is
+    the key's parts, percent-encoded, so it names an entry under ``base_dir`` and never
+    ``..`` (a symlink someone placed under ``base_dir`` is followed, as for any path).
     """
     return Path(_storage_file(os.fspath(base_dir), key, suffix))
 

@@ -96,9 +96,14 @@ class _Runner:
         for check in run.defs.asset_checks:
             self.checks_by_asset.setdefault(check.spec.asset_key, []).append(check)
         self._redactor = Redactor(run.secrets)
+        self._redacting = bool(self._redactor)
+        # OutputContext's default logger, fetched once rather than per output.
+        import logging
+
+        self._output_log = logging.getLogger("flowdev")
 
     def emit(self, kind: EventKind, step: Step | None = None, **fields: Any) -> None:
-        if self._redactor:
+        if self._redacting:
             if "message" in fields:
                 fields["message"] = self._redactor.text(fields["message"])
             if "data" in fields:
@@ -294,18 +299,19 @@ class _Runner:
         for key, (value, metadata) in outputs.values.items():
             if key not in step.asset_keys:
                 continue  # a subsettable multi-asset computed more than was selected
-            output_name = assets_def.output_names[assets_def.keys.index(key)]
+            index = assets_def.keys.index(key)
             context = OutputContext(
                 asset_key=key,
-                name=output_name,
+                name=assets_def.output_names[index],
                 run_id=run.run_id,
                 step_key=step.key,
                 metadata=metadata,
-                definition_metadata=assets_def.specs_by_key[key].metadata,
+                definition_metadata=assets_def.specs[index].metadata,
                 resources=run.resources,
+                log=self._output_log,
                 storage_dir=run.storage_dir,
             )
-            self._io_manager(self._io_manager_key_of(key)).handle_output(context, value)
+            self._io_manager(assets_def.io_manager_keys[index]).handle_output(context, value)
             self.values[key] = value
             # What the asset says about itself wins over what its IO manager adds.
             stored = normalize_metadata({**context.added_metadata, **metadata})

@@ -340,14 +340,20 @@ class Storage:
 
     def store_event(self, event: RunEvent) -> int:
         """Append one event (and update asset state from it); returns its id."""
-        return self.store_events([event])[-1]
+        return self.store_events((event,))[-1]
 
     def store_events(self, events: Sequence[RunEvent]) -> list[int]:
         """Append events in one transaction; returns their ids."""
-        ids = []
-        with self._write() as conn:
-            for event in events:
-                ids.append(_insert_event(conn, event))
+        # _write's transaction, spelled out: a worker stores every event through here, and
+        # the generator-based context manager would cost more than the INSERT.
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            ids = [_insert_event(conn, event) for event in events]
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
         return ids
 
     def events_after(
@@ -610,40 +616,46 @@ def _event_from_row(row: Sequence[Any]) -> EventRecord:
     )
 
 
+# json.dumps(..., default=str) would build an encoder per call; one is enough.
+_encode_json = json.JSONEncoder(default=str).encode
+
+
 def _insert_event(conn: sqlite3.Connection, event: RunEvent) -> int:
-    record = event.to_json()
-    data = record["data"]
+    # The columns of RunEvent.to_json(), without copying the event's data to build it
+    # (unless it is some other Mapping, which the encoder would not take for an object).
+    data = event.data if isinstance(event.data, dict) else dict(event.data)
+    asset_key = None if event.asset_key is None else event.asset_key.to_user_string()
     cursor = conn.execute(
         "INSERT INTO events (run_id, kind, timestamp, step_key, asset_key, level, message, "
         "data) VALUES (?,?,?,?,?,?,?,?)",
         (
             event.run_id,
-            record["kind"],
+            event.kind.value,
             event.timestamp,
             event.step_key,
-            record["asset_key"],
+            asset_key,
             event.level,
             event.message,
-            json.dumps(data, default=str),
+            _encode_json(data),
         ),
     )
     event_id = cursor.lastrowid
     assert event_id is not None
     kind = event.kind
-    if kind is EventKind.ASSET_MATERIALIZATION and record["asset_key"]:
-        _record_materialization(conn, event_id, event, record["asset_key"], data)
+    if kind is EventKind.ASSET_MATERIALIZATION and asset_key:
+        _record_materialization(conn, event_id, event, asset_key, data)
     elif kind is EventKind.STEP_START:
         _set_in_progress(conn, data.get("asset_keys", ()), event.run_id)
     elif kind in (EventKind.STEP_FAILURE, EventKind.RUN_FAILURE):
         _record_failure(conn, data.get("asset_keys", ()), event)
     elif kind in (EventKind.STEP_SKIPPED, EventKind.STEP_CANCELED):
         _clear_in_progress(conn, data.get("asset_keys", ()), event.run_id)
-    elif kind is EventKind.ASSET_CHECK_EVALUATION and record["asset_key"]:
+    elif kind is EventKind.ASSET_CHECK_EVALUATION and asset_key:
         conn.execute(
             "INSERT OR REPLACE INTO check_results (asset_key, check_name, passed, severity, "
             "timestamp, run_id, description) VALUES (?,?,?,?,?,?,?)",
             (
-                record["asset_key"],
+                asset_key,
                 data.get("check_name"),
                 1 if data.get("passed") else 0,
                 data.get("severity", "ERROR"),
@@ -662,7 +674,7 @@ def _record_materialization(
     asset_key: str,
     data: Mapping[str, Any],
 ) -> None:
-    metadata = json.dumps(data.get("metadata") or {}, default=str)
+    metadata = _encode_json(data.get("metadata") or {})
     data_version = data.get("data_version") or f"m{event_id}"
     conn.execute(
         "INSERT INTO materializations (event_id, asset_key, run_id, timestamp, code_version, "

@@ -3,8 +3,10 @@ custom IO managers, and the error for an input that was never materialized."""
 
 import datetime
 import decimal
+import os
 import pickle
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +185,48 @@ def test_a_write_that_fails_midway_keeps_the_old_value_and_no_temp_file(
     assert pickle.loads((Path(storage_dir) / "table").read_bytes()) == list(range(10_000))
     assert files_under(storage_dir) == {"table"}
     assert not result.asset_materializations_for("table")
+
+
+def test_spare_files_are_made_ahead_taken_one_by_one_and_removed_on_close(
+    tmp_path: Path,
+) -> None:
+    from flowdev.io import _SpareFiles
+
+    directory = tmp_path / "not" / "yet"
+    spares = _SpareFiles()
+
+    assert spares.take(str(directory)) is None  # the first call asks for them
+    deadline = time.monotonic() + 10
+    while len(files_under(tmp_path)) < _SpareFiles.AHEAD and time.monotonic() < deadline:
+        time.sleep(0.001)
+    taken = spares.take(str(directory))
+    spares.close()
+
+    assert taken is not None
+    fd, path = taken
+    assert Path(path).parent == directory
+    os.write(fd, b"value")
+    os.close(fd)
+    os.replace(path, directory / "key")
+    # The one taken became the value; the ones made for later were removed.
+    assert files_under(tmp_path) == {"not/yet/key"}
+
+
+def test_a_run_with_many_outputs_leaves_only_their_files(storage_dir: str) -> None:
+    def producer(number: int) -> Any:
+        @asset(name=f"a{number}", key_prefix="deep" if number % 2 else [])
+        def produce() -> int:
+            return number
+
+        return produce
+
+    materialize([producer(n) for n in range(20)], storage_dir=storage_dir)
+
+    expected = {f"deep/a{n}" if n % 2 else f"a{n}" for n in range(20)}
+    assert files_under(storage_dir) == expected
+    assert {pickle.loads((Path(storage_dir) / name).read_bytes()) for name in expected} == set(
+        range(20)
+    )
 
 
 def test_loading_an_upstream_that_was_never_materialized_names_it(storage_dir: str) -> None:

@@ -19,6 +19,7 @@ from flowdev.tui.screens.help import HelpScreen
 from flowdev.tui.screens.quit import QuitScreen
 from flowdev.tui.screens.selection import SelectionScreen
 from flowdev.tui.widgets.log_view import RunLogView
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 
 SIZE = (160, 48)
@@ -235,6 +236,8 @@ async def test_help_view_toggle_reload_and_editor(project, tmp_path, monkeypatch
         await pilot.press("escape")
         await pilot.press("v")
         await until(pilot, lambda: app.query_one("#views").current == "list")
+        listing = app.query_one("#list")
+        await until(pilot, lambda: listing.row_count == 13)  # filled when it shows
         await pilot.press("v")
         first_load = app.loaded_at
         await pilot.press("r")
@@ -270,3 +273,36 @@ async def test_log_filter_follow_and_narrow_layout(project) -> None:
         assert app.log_view.step_filter is None
         await pilot.press("f")
         assert app.log_view.follow is False
+
+
+@pytest.mark.anyio
+async def test_capital_m_tab_palette_and_resize(project) -> None:
+    app = FlowdevApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        # The command palette jumps to an asset by a fuzzy key.
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"trips_enr")
+        commands = app.screen.query_one(CommandList)
+        await until(pilot, lambda: commands.option_count > 0)
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.graph_view.cursor == AssetKey("trips_enriched"))
+        # A resize keeps the cursor where it was.
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert app.graph_view.cursor == AssetKey("trips_enriched")
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        app.graph_view.cursor = AssetKey("raw_trips")
+        app.graph_view.focus()
+        await pilot.pause()
+        await pilot.press("M")  # raw_trips with everything downstream
+        await until(pilot, lambda: bool(runs(app)))
+        downstream = app.snapshot.asset_graph.downstream({AssetKey("raw_trips")})
+        expected = {k.to_user_string() for k in downstream} | {"raw_trips"}
+        assert set(runs(app)[0].asset_keys) == expected
+        # tab moves on to the next pane.
+        before = app.focused
+        await pilot.press("tab")
+        assert app.focused is not before

@@ -164,7 +164,7 @@ class FlowdevApp(App[None]):
         self.load_ms = outcome.ms
         self.query_one("#load-error", Static).add_class("hidden")
         self.graph_view.snapshot = outcome.snapshot
-        self.query_one(AssetListView).snapshot = outcome.snapshot
+        self._sync_list()
         self.marked = frozenset(k for k in self.marked if k in outcome.snapshot)
         self.graph_view.marked = self.marked
         if previous is not None:
@@ -266,9 +266,7 @@ class FlowdevApp(App[None]):
             self.statuses = result.statuses
             by_name = {key: status.status.value for key, status in result.statuses.items()}
             self.graph_view.statuses = by_name
-            listing = self.query_one(AssetListView)
-            listing.statuses = by_name
-            listing.details = result.statuses
+            self._sync_list()
             self._show_cursor_asset(history=False)
             self._update_header()
         runs_table = self.query_one(RunsTable)
@@ -314,7 +312,8 @@ class FlowdevApp(App[None]):
 
     @on(AssetGraphView.CursorMoved)
     def _cursor_moved(self, event: AssetGraphView.CursorMoved) -> None:
-        self.query_one(AssetListView).cursor = event.key
+        if self._list_shown:
+            self.query_one(AssetListView).cursor = event.key
         self._show_cursor_asset()
 
     @on(AssetListView.CursorMoved)
@@ -492,10 +491,30 @@ class FlowdevApp(App[None]):
 
         self.push_screen(SelectionScreen(self.snapshot.asset_graph), chosen)
 
+    @property
+    def _list_shown(self) -> bool:
+        return self.query_one(ContentSwitcher).current == "list"
+
+    def _sync_list(self) -> None:
+        """Hand the list its data, only while it shows.
+
+        A `DataTable` of 10,000 rows takes a second to fill on the UI thread; a hidden
+        one is filled when the user switches to it.
+        """
+        if not self._list_shown:
+            return
+        listing = self.query_one(AssetListView)
+        if listing.snapshot is not self.snapshot:
+            listing.snapshot = self.snapshot
+        listing.statuses = {key: status.status.value for key, status in self.statuses.items()}
+        listing.details = self.statuses
+        listing.cursor = self.cursor
+
     def action_toggle_view(self) -> None:
         """Switch between the graph and the sortable list."""
         switcher = self.query_one(ContentSwitcher)
         switcher.current = "list" if switcher.current == "graph" else "graph"
+        self._sync_list()
         target = self.query_one(f"#{switcher.current}")
         target.focus()
 

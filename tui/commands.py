@@ -6,6 +6,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 
 if TYPE_CHECKING:
     from flowdev.tui.app import FlowdevApp
@@ -34,7 +35,8 @@ class FlowdevCommands(Provider):
 
     async def discover(self) -> Hits:
         for title, action, key in ACTIONS:
-            yield DiscoveryHit(f"{title}  [{key}]", partial(self._run, action), help=action)
+            # Content, not a markup string: keys such as "/" and "?" are not tags.
+            yield DiscoveryHit(Content(f"{title}  ({key})"), partial(self._run, action))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)

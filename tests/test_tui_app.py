@@ -306,3 +306,47 @@ async def test_capital_m_tab_palette_and_resize(project) -> None:
         before = app.focused
         await pilot.press("tab")
         assert app.focused is not before
+
+
+@pytest.mark.anyio
+async def test_quit_can_cancel_active_runs_and_e_opens_the_failure_line(
+    project, tmp_path, monkeypatch
+) -> None:
+    opened = tmp_path / "opened.txt"
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        f"import sys, pathlib\npathlib.Path({str(opened)!r}).write_text(' '.join(sys.argv[1:]))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("TAXI_FAIL_ANOMALIES", "1")
+    app = FlowdevApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        app.graph_view.cursor = AssetKey("fare_anomalies")
+        await pilot.pause()
+        await pilot.press("U")
+        await until(pilot, lambda: app.last_failure is not None, timeout=90)
+        await pilot.press("l")
+        await pilot.press("e")  # from the log: the line in the user's code that raised
+        await until(pilot, opened.exists)
+        report = project.root / "taxi" / "assets" / "report.py"
+        raising = next(
+            number
+            for number, text in enumerate(report.read_text().splitlines(), start=1)
+            if "raise RuntimeError" in text
+        )
+        assert opened.read_text() == f"+{raising} {report}"
+        # A long run is going when the user quits: "cancel them" stops it, then exits.
+        app.graph_view.cursor = AssetKey("trip_duration_model")
+        app.graph_view.focus()
+        await pilot.pause()
+        await pilot.press("U")
+        await until(pilot, lambda: status_of(app, "trip_duration_model") == "running", 60)
+        run_id = runs(app)[0].run_id
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen))
+        await pilot.press("c")
+        await until(pilot, lambda: not app.is_running, timeout=30)
+    with Storage(project.home) as storage:
+        assert storage.get_run(run_id).status is RunStatus.CANCELED

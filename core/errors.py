@@ -5,7 +5,7 @@ Each class owns its message: it says what is wrong, where, and how to fix it.
     FlowdevError
     ├── DefinitionsError            a project's definitions cannot be used
     │   ├── InvalidKeyError         an asset key part has characters flowdev does not allow
-    │   ├── DuplicateKeyError       two definitions produce the same asset key
+    │   ├── DuplicateKeyError       two definitions share an asset key or an op name
     │   ├── CycleError              the dependencies loop back on themselves
     │   ├── MissingResourceError    an asset needs a resource that `Definitions` lacks
     │   └── InvalidDefinitionError  a decorator or definition argument is wrong
@@ -38,7 +38,7 @@ class InvalidKeyError(DefinitionsError):
 
 
 class DuplicateKeyError(DefinitionsError):
-    """Two definitions produce the same asset key."""
+    """Two definitions produce the same asset key, or share an op name."""
 
 
 class CycleError(DefinitionsError):

@@ -348,13 +348,9 @@ def assets(
 
 
 def _age(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "-"
-    seconds = max(0, int(time.time() - timestamp))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
+    from flowdev.run_commands import ago
+
+    return "-" if timestamp is None else ago(time.time() - timestamp)
 
 
 def _asset_row(project: Project, asset: AssetSnapshot, status: AssetStatus) -> dict[str, Any]:

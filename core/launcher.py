@@ -219,11 +219,7 @@ def _describe_exit(exit_code: int | None) -> str:
 
 
 def _fail_vanished_run(storage: Storage, run: RunRecord, reason: str) -> bool:
-    in_progress = [
-        key
-        for key, state in storage.asset_states().items()
-        if state.in_progress_run_id == run.run_id
-    ]
+    in_progress = storage.in_progress_keys(run.run_id)
     ended_as = RunStatus.CANCELED if run.status is RunStatus.CANCELING else RunStatus.FAILURE
     if not storage.update_run(
         run.run_id, expect=ACTIVE_STATUSES, status=ended_as, end_time=time.time(), error=reason

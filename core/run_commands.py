@@ -313,7 +313,7 @@ def format_runs_table(runs: list[RunRecord]) -> list[list[str]]:
                 run.status.value,
                 run.selection if len(run.selection) <= 40 else run.selection[:39] + "…",
                 f"{len(run.asset_keys)}",
-                _ago(now - started),
+                ago(now - started),
                 "" if run.duration is None else f"{run.duration:.1f}s",
                 str(run.pid) if run.pid and run.status.is_active else "",
                 run.parent_run_id[:8] if run.parent_run_id else "",
@@ -322,7 +322,8 @@ def format_runs_table(runs: list[RunRecord]) -> list[list[str]]:
     return rows
 
 
-def _ago(seconds: float) -> str:
+def ago(seconds: float) -> str:
+    """``"3m ago"``: a duration in its largest whole unit."""
     seconds = max(0, int(seconds))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:

@@ -59,14 +59,14 @@ class AssetStatus(NamedTuple):
 
     def to_json(self) -> dict[str, Any]:
         """The status fields of the CLI's ``assets --json`` shape."""
-        from flowdev.storage import _iso
+        from flowdev.storage import iso_utc
 
         return {
             "status": self.status.value,
             "stale_reasons": list(self.stale_reasons),
-            "last_materialized": _iso(self.last_materialized),
+            "last_materialized": iso_utc(self.last_materialized),
             "duration": self.duration,
-            "overdue_at": _iso(self.overdue_at),
+            "overdue_at": iso_utc(self.overdue_at),
             "failed_checks": list(self.failed_checks),
             "run_id": self.active_run_id or self.materialized_run_id,
         }

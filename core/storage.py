@@ -95,8 +95,8 @@ class RunRecord:
             "root_run_id": self.root_run_id,
             "code_fingerprint": self.code_fingerprint,
             "tags": dict(self.tags),
-            "start_time": _iso(self.start_time),
-            "end_time": _iso(self.end_time),
+            "start_time": iso_utc(self.start_time),
+            "end_time": iso_utc(self.end_time),
             "error": self.error,
         }
 
@@ -121,7 +121,7 @@ class EventRecord:
             "event_id": self.event_id,
             "run_id": self.run_id,
             "kind": self.kind.value,
-            "timestamp": _iso(self.timestamp),
+            "timestamp": iso_utc(self.timestamp),
             "step_key": self.step_key,
             "asset_key": self.asset_key,
             "level": self.level,
@@ -388,6 +388,13 @@ class Storage:
             row[0]: make((*row[:6], versions, *row[7:]))
             for row, versions in zip(rows, inputs, strict=True)
         }
+
+    def in_progress_keys(self, run_id: str) -> list[str]:
+        """The assets run ``run_id`` has started and not finished."""
+        rows = self._conn.execute(
+            "SELECT asset_key FROM asset_state WHERE in_progress_run_id = ?", (run_id,)
+        )
+        return [row[0] for row in rows]
 
     def check_results(self) -> dict[tuple[str, str], CheckResultRecord]:
         """The latest evaluation of each check, by (asset key, check name)."""
@@ -744,7 +751,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _iso(timestamp: float | None) -> str | None:
+def iso_utc(timestamp: float | None) -> str | None:
+    """``timestamp`` as ISO 8601 UTC with a ``Z`` (the CLI's JSON form), or None."""
     if timestamp is None:
         return None
     from datetime import UTC, datetime

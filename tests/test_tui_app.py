@@ -39,6 +39,19 @@ def project(sample_project: Path, monkeypatch):
     return find_project(sample_project)
 
 
+@pytest.fixture
+def opened(tmp_path, monkeypatch) -> Path:
+    """Where a stand-in $EDITOR writes the arguments it was opened with."""
+    opened = tmp_path / "opened.txt"
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        f"import sys, pathlib\npathlib.Path({str(opened)!r}).write_text(' '.join(sys.argv[1:]))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    monkeypatch.delenv("VISUAL", raising=False)
+    return opened
+
+
 async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -220,14 +233,7 @@ async def test_c_cancels_the_selected_run_and_q_asks_about_active_runs(project) 
 
 
 @pytest.mark.anyio
-async def test_help_view_toggle_reload_and_editor(project, tmp_path, monkeypatch) -> None:
-    opened = tmp_path / "opened.txt"
-    editor = tmp_path / "editor.py"
-    editor.write_text(
-        f"import sys, pathlib\npathlib.Path({str(opened)!r}).write_text(' '.join(sys.argv[1:]))\n"
-    )
-    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
-    monkeypatch.delenv("VISUAL", raising=False)
+async def test_help_view_toggle_reload_and_editor(project, opened) -> None:
     app = FlowdevApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
@@ -310,15 +316,8 @@ async def test_capital_m_tab_palette_and_resize(project) -> None:
 
 @pytest.mark.anyio
 async def test_quit_can_cancel_active_runs_and_e_opens_the_failure_line(
-    project, tmp_path, monkeypatch
+    project, opened, monkeypatch
 ) -> None:
-    opened = tmp_path / "opened.txt"
-    editor = tmp_path / "editor.py"
-    editor.write_text(
-        f"import sys, pathlib\npathlib.Path({str(opened)!r}).write_text(' '.join(sys.argv[1:]))\n"
-    )
-    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
-    monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.setenv("TAXI_FAIL_ANOMALIES", "1")
     app = FlowdevApp(project)
     async with app.run_test(size=SIZE) as pilot:

@@ -84,6 +84,8 @@ def test_materialize_edit_stale_rematerialize_quit(session: Path) -> None:
     assert "~1 assets" in stale_screen
     tmux("send-keys", "-t", SESSION, "Enter")  # run what the save made stale
     wait_for(lambda text: "12 fresh" in text, "the stale assets to be fresh again", timeout=90)
+    # Every asset is fresh a moment before its run records its own end; quit after it.
+    wait_for(lambda text: "success · changed by the last save" in text, "the run to end")
 
     tmux("send-keys", "-t", SESSION, "q")
     deadline = time.monotonic() + 10

@@ -292,9 +292,7 @@ class FlowdevApp(App[None]):
     def _failure_first(self, failure: EventRecord) -> None:
         """Open the log on a failed step: its run, filtered to the error."""
         self.last_failure = failure
-        if self.selected_run_id != failure.run_id:
-            self.selected_run_id = failure.run_id
-            self.log_view.clear()
+        self._select_run(failure.run_id)
         self.log_view.search = failure.message.split(":")[0]
 
     def _update_log_title(self) -> None:
@@ -360,8 +358,13 @@ class FlowdevApp(App[None]):
 
     @on(RunsTable.RunSelected)
     def _run_selected(self, event: RunsTable.RunSelected) -> None:
-        if event.run_id != self.selected_run_id:
-            self.selected_run_id = event.run_id
+        self._select_run(event.run_id)
+
+    def _select_run(self, run_id: str) -> None:
+        """Show ``run_id``'s log, and keep the runs table's cursor on it."""
+        self.query_one(RunsTable).selected = run_id
+        if run_id != self.selected_run_id:
+            self.selected_run_id = run_id
             self.log_view.clear()
 
     # -- running -------------------------------------------------------------------------
@@ -420,8 +423,7 @@ class FlowdevApp(App[None]):
 
     def _launched_run(self, run: RunRecord) -> None:
         self._launched.add(run.run_id)
-        self.selected_run_id = run.run_id
-        self.log_view.clear()
+        self._select_run(run.run_id)
         self.notify(f"run {run.run_id[:8]}: {len(run.asset_keys)} assets")
 
     def action_enter(self) -> None:

@@ -38,6 +38,8 @@ class RunsTable(DataTable[Text | str]):
     ]
 
     runs: var[Sequence[RunRecord]] = var(())
+    selected: var[str | None] = var(None)
+    """The run the parent shows (e.g. one it just launched): the cursor goes to it."""
     clock: Callable[[], float] = time.time
     usage: var[Mapping[int, tuple[float, int]]] = var({})
 
@@ -83,13 +85,18 @@ class RunsTable(DataTable[Text | str]):
     def watch_usage(self) -> None:
         self._sync()
 
+    def watch_selected(self, run_id: str | None) -> None:
+        rows = [row.key.value for row in self.ordered_rows] if self.is_mounted else []
+        if run_id in rows:
+            self.move_cursor(row=rows.index(run_id))
+
     def _sync(self) -> None:
         if not self.is_mounted:
             return
         wanted = [run.run_id for run in self.runs]
         current = [row.key.value for row in self.ordered_rows]
         if current != wanted:
-            selected = self.selected_run_id
+            selected = self.selected or self.selected_run_id
             self.clear()
             for run in self.runs:
                 self.add_row(*self._cells(run), key=run.run_id)

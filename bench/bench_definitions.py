@@ -72,8 +72,13 @@ def main() -> None:
         real_dir = generate(work, size)
         floor_import = f"import {floor_dir.name}.definitions"
         floor = timed([python, "-c", floor_import], floor_dir, args.repeat)
-        # How flowdev loads a project (`flowdev check`, the loader, a run's worker).
-        load = "from flowdev.project import find_project as f, load_definitions as l; l(f('.'))"
+        # How flowdev's loader child and a run's worker load a project: they are handed
+        # the project's root and module (the parent read pyproject.toml).
+        load = (
+            "from pathlib import Path; from flowdev.project import Project, load_definitions; "
+            f"load_definitions(Project(root=Path('.').resolve(), "
+            f"module='{real_dir.name}.definitions'))"
+        )
         build = timed([python, "-c", load], real_dir, args.repeat)
         check = timed([flowdev_bin, "check", "-p", str(real_dir)], real_dir, args.repeat)
         print(

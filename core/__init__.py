@@ -17,9 +17,12 @@ the asset graph lives in ``flowdev.asset_graph`` and `materialize` in ``flowdev.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+# `typing` (2 ms to import) stays off the load path, as in every module it imports.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from flowdev.assets import (
         AssetOut,
         AssetsDefinition,

@@ -11,29 +11,50 @@ imported submodule would hide (see `flowdev.__init__`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from flowdev.errors import CycleError
 from flowdev.keys import AssetKey
-from flowdev.records import building
+from flowdev.records import building, record
 
+# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+
     import networkx
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AssetNode:
     """What the graph and the selection language know of one asset."""
 
+    __slots__ = ("key", "parents", "group_name", "tags", "kinds", "owners", "is_external")
     key: AssetKey
-    parents: tuple[AssetKey, ...] = ()
-    group_name: str = "default"
-    tags: Mapping[str, str] = field(default_factory=dict)
-    kinds: frozenset[str] = frozenset()
-    owners: tuple[str, ...] = ()
-    is_external: bool = False
+    parents: tuple[AssetKey, ...]
+    group_name: str
+    tags: Mapping[str, str]
+    kinds: frozenset[str]
+    owners: tuple[str, ...]
+    is_external: bool
+
+    def __init__(
+        self,
+        *,
+        key: AssetKey,
+        parents: tuple[AssetKey, ...] = (),
+        group_name: str = "default",
+        tags: Mapping[str, str] | None = None,
+        kinds: frozenset[str] = frozenset(),
+        owners: tuple[str, ...] = (),
+        is_external: bool = False,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "key", key)
+        set_(self, "parents", parents)
+        set_(self, "group_name", group_name)
+        set_(self, "tags", {} if tags is None else tags)
+        set_(self, "kinds", kinds)
+        set_(self, "owners", owners)
+        set_(self, "is_external", is_external)
 
 
 _BuildingNode = building(AssetNode)
@@ -49,7 +70,7 @@ def new_node(
     is_external: bool,
     /,
 ) -> AssetNode:
-    """An `AssetNode`, built the fast way (see `flowdev.records`): one per asset per load."""
+    """An `AssetNode`, built the fast way (see `flowdev.records`)."""
     node = object.__new__(_BuildingNode)
     node.key = key
     node.parents = parents
@@ -68,69 +89,106 @@ _NO_KEYS: tuple[AssetKey, ...] = ()
 class AssetGraph:
     """A directed acyclic graph of assets; edges point from upstream to downstream.
 
-    Built once from nodes and then read-only. Every method that returns several keys
-    returns them as a set unless it says it orders them.
+    Built once and then read-only. Every method that returns several keys returns them
+    as a set unless it says it orders them.
+
+    Building one checks that it is acyclic and that every parent is a node; that is all
+    a project load needs. What only some readers want is made on first use: the nodes
+    (`from_parents` takes a function that makes one), the children, and the canonical
+    topological order.
     """
 
-    __slots__ = ("_by_string", "_children", "_nodes", "_order")
+    __slots__ = ("_by_string", "_children", "_node_of", "_nodes", "_order", "_parents")
 
     def __init__(self, nodes: Iterable[AssetNode]) -> None:
-        self._link({node.key: node for node in nodes})
+        by_key = {node.key: node for node in nodes}
+        self._setup({key: node.parents for key, node in by_key.items()}, by_key.__getitem__)
+        self._nodes.update(by_key)
 
     @classmethod
-    def from_nodes_by_key(cls, nodes: dict[AssetKey, AssetNode]) -> AssetGraph:
-        """A graph of ``nodes`` (each under its own key), kept as given: not copied."""
+    def from_parents(
+        cls,
+        parents: dict[AssetKey, tuple[AssetKey, ...]],
+        node_of: Callable[[AssetKey], AssetNode],
+    ) -> AssetGraph:
+        """A graph of the keys of ``parents`` (kept as given, not copied), each linked to
+        its parents; ``node_of(key)`` makes a key's node when one is first asked for."""
         graph = cls.__new__(cls)
-        graph._link(nodes)
+        graph._setup(parents, node_of)
         return graph
 
-    def _link(self, nodes: dict[AssetKey, AssetNode]) -> None:
-        self._nodes = nodes
-        # Only keys with children get an entry: most assets have none.
-        self._children: dict[AssetKey, list[AssetKey]] = {}
-        for key, node in nodes.items():
-            for parent in node.parents:
-                children = self._children.get(parent)
-                if children is None:
-                    self._children[parent] = [key]
-                else:
-                    children.append(key)
-        self._order = self._toposort()
+    def _setup(
+        self,
+        parents: dict[AssetKey, tuple[AssetKey, ...]],
+        node_of: Callable[[AssetKey], AssetNode],
+    ) -> None:
+        self._parents = parents
+        self._node_of = node_of
+        self._nodes: dict[AssetKey, AssetNode] = {}
+        self._children: dict[AssetKey, list[AssetKey]] | None = None
+        self._order: tuple[AssetKey, ...] | None = None
         self._by_string: dict[str, AssetKey] | None = None
+        if not self._in_given_order():
+            self._order = self._toposort()  # raises on a cycle or an unknown parent
+
+    def _in_given_order(self) -> bool:
+        # The cheap proof of acyclicity a load almost always gets: every parent comes
+        # before its child in the given order, or has no parents itself (a cycle has no
+        # such node). Projects list upstream definitions first, so one pass settles it.
+        parents = self._parents
+        seen: set[AssetKey] = set()
+        for key, own in parents.items():
+            for parent in own:
+                if parent not in seen and (parent not in parents or parents[parent]):
+                    return False
+            seen.add(key)
+        return True
 
     # -- nodes ---------------------------------------------------------------------------
 
     def __contains__(self, key: object) -> bool:
-        return key in self._nodes
+        return key in self._parents
 
     def __len__(self) -> int:
-        return len(self._nodes)
+        return len(self._parents)
 
     @property
     def keys(self) -> tuple[AssetKey, ...]:
         """Every key, in topological order (ties broken by key)."""
+        if self._order is None:
+            self._order = self._toposort()
         return self._order
 
     @property
     def nodes(self) -> Mapping[AssetKey, AssetNode]:
         """Every node by key."""
+        if len(self._nodes) != len(self._parents):
+            node_of, nodes = self._node_of, self._nodes
+            for key in self._parents:
+                if key not in nodes:
+                    nodes[key] = node_of(key)
         return self._nodes
 
     def node(self, key: AssetKey) -> AssetNode:
         """The node for ``key`` (KeyError if absent)."""
-        return self._nodes[key]
+        node = self._nodes.get(key)
+        if node is None:
+            if key not in self._parents:
+                raise KeyError(key)
+            node = self._nodes[key] = self._node_of(key)
+        return node
 
     def key_for_string(self, text: str) -> AssetKey | None:
         """The key whose ``"a/b"`` form is ``text``, if any."""
         if self._by_string is None:
-            self._by_string = {key.to_user_string(): key for key in self._nodes}
+            self._by_string = {key.to_user_string(): key for key in self._parents}
         return self._by_string.get(text)
 
     # -- neighbours ----------------------------------------------------------------------
 
     def parents(self, key: AssetKey) -> tuple[AssetKey, ...]:
         """The direct upstream keys of ``key``."""
-        return self._nodes[key].parents
+        return self._parents[key]
 
     def children(self, key: AssetKey) -> tuple[AssetKey, ...]:
         """The direct downstream keys of ``key``."""
@@ -138,19 +196,33 @@ class AssetGraph:
 
     def upstream(self, keys: Iterable[AssetKey], depth: int | None = None) -> set[AssetKey]:
         """``keys`` and everything upstream of them, ``depth`` levels up (None: all)."""
-        return self._walk(keys, depth, lambda key: self._nodes[key].parents)
+        return self._walk(keys, depth, self._parents.__getitem__)
 
     def downstream(self, keys: Iterable[AssetKey], depth: int | None = None) -> set[AssetKey]:
         """``keys`` and everything downstream of them, ``depth`` levels down (None: all)."""
         return self._walk(keys, depth, self._children_of)
 
     def _children_of(self, key: AssetKey) -> Sequence[AssetKey]:
-        children = self._children.get(key)
+        children = self._children_by_key().get(key)
         if children is not None:
             return children
-        if key not in self._nodes:
+        if key not in self._parents:
             raise KeyError(key)
         return _NO_KEYS
+
+    def _children_by_key(self) -> dict[AssetKey, list[AssetKey]]:
+        # Only keys with children get an entry: most assets have none.
+        if self._children is None:
+            by_parent: dict[AssetKey, list[AssetKey]] = {}
+            for key, parents in self._parents.items():
+                for parent in parents:
+                    children = by_parent.get(parent)
+                    if children is None:
+                        by_parent[parent] = [key]
+                    else:
+                        children.append(key)
+            self._children = by_parent
+        return self._children
 
     def _walk(
         self,
@@ -175,12 +247,13 @@ class AssetGraph:
     def roots(self, keys: Iterable[AssetKey]) -> set[AssetKey]:
         """The keys of ``keys`` with no parent inside ``keys``."""
         within = set(keys)
-        return {k for k in within if not any(p in within for p in self._nodes[k].parents)}
+        parents = self._parents
+        return {k for k in within if not any(p in within for p in parents[k])}
 
     def sinks(self, keys: Iterable[AssetKey]) -> set[AssetKey]:
         """The keys of ``keys`` with no child inside ``keys``."""
         within = set(keys)
-        children = self._children
+        children = self._children_by_key()
         return {k for k in within if not any(c in within for c in children.get(k, _NO_KEYS))}
 
     # -- order ---------------------------------------------------------------------------
@@ -188,18 +261,19 @@ class AssetGraph:
     def toposort(self, keys: Iterable[AssetKey] | None = None) -> list[AssetKey]:
         """``keys`` (default: all) in topological order, ties broken by key."""
         if keys is None:
-            return list(self._order)
+            return list(self.keys)
         wanted = set(keys)
-        return [key for key in self._order if key in wanted]
+        return [key for key in self.keys if key in wanted]
 
     def layers(self) -> list[list[AssetKey]]:
         """Topological generations: roots first, each key one layer below its lowest parent."""
         depth: dict[AssetKey, int] = {}
-        for key in self._order:
-            parents = self._nodes[key].parents
+        order = self.keys
+        for key in order:
+            parents = self._parents[key]
             depth[key] = 1 + max((depth[p] for p in parents), default=-1)
         layers: list[list[AssetKey]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
-        for key in self._order:
+        for key in order:
             layers[depth[key]].append(key)
         return layers
 
@@ -208,29 +282,29 @@ class AssetGraph:
         # `order` is also the queue: iterating a list sees what is appended while it runs.
         pending: dict[AssetKey, int] = {}
         order: list[AssetKey] = []
-        for key, node in self._nodes.items():
-            if node.parents:
-                pending[key] = len(node.parents)
+        for key, parents in self._parents.items():
+            if parents:
+                pending[key] = len(parents)
             else:
                 order.append(key)
         order.sort()
-        children = self._children
+        children = self._children_by_key()
         for key in order:
             for child in children.get(key, _NO_KEYS):
                 left = pending[child] - 1
                 pending[child] = left
                 if not left:
                     order.append(child)
-        if len(order) != len(self._nodes):
+        if len(order) != len(self._parents):
             self._refuse_unordered(set(order))
         return tuple(order)
 
     def _refuse_unordered(self, done: set[AssetKey]) -> None:
-        for node in self._nodes.values():
-            for parent in node.parents:
-                if parent not in self._nodes:
+        for key, parents in self._parents.items():
+            for parent in parents:
+                if parent not in self._parents:
                     raise KeyError(
-                        f"{node.key.to_user_string()!r} depends on {parent.to_user_string()!r},"
+                        f"{key.to_user_string()!r} depends on {parent.to_user_string()!r},"
                         " which is not a node of the graph"
                     )
         raise CycleError([k.to_user_string() for k in self._find_cycle(done)])
@@ -238,14 +312,14 @@ class AssetGraph:
     def _find_cycle(self, done: set[AssetKey]) -> list[AssetKey]:
         # Walk parents from any key left over by Kahn: every such key has a parent that
         # is also left over, so the walk must revisit a key; that stretch is a cycle.
-        start = min(key for key in self._nodes if key not in done)
+        start = min(key for key in self._parents if key not in done)
         path: list[AssetKey] = []
         index: dict[AssetKey, int] = {}
         key = start
         while key not in index:
             index[key] = len(path)
             path.append(key)
-            key = min(p for p in self._nodes[key].parents if p not in done)
+            key = min(p for p in self._parents[key] if p not in done)
         cycle = path[index[key] :]
         cycle.reverse()  # walked child -> parent; report upstream -> downstream
         return [*cycle, cycle[0]]
@@ -257,8 +331,9 @@ class AssetGraph:
         import networkx
 
         graph = networkx.DiGraph()
-        for key in self._order:
-            graph.add_node(key, node=self._nodes[key])
-        for key, node in self._nodes.items():
-            graph.add_edges_from((parent, key) for parent in node.parents)
+        nodes = self.nodes
+        for key in self.keys:
+            graph.add_node(key, node=nodes[key])
+        for key, parents in self._parents.items():
+            graph.add_edges_from((parent, key) for parent in parents)
         return graph

@@ -2,22 +2,26 @@
 
 The decorators that build them live in `flowdev.decorators`. They build through
 `new_spec` and `new_assets_def`, which skip the public constructors' normalisation
-(see `flowdev.records`): every project load makes one of each per asset.
+(see `flowdev.records`): every project load makes a definition per asset. An `@asset`'s
+spec (its description, metadata, tags, ...) is made the first time it is read: a load
+validates a project from keys and dependencies alone, and a run's worker reads the
+specs of the assets it runs.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
 
 from flowdev.errors import InvalidDefinitionError
 from flowdev.keys import AssetDep, AssetKey, dep_on, to_asset_key, to_dep_key
-from flowdev.records import building
+from flowdev.records import building, fields, record, replace
 
+# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Any
+
     from flowdev.policies import FreshnessPolicy
 
 DEFAULT_GROUP = "default"
@@ -39,7 +43,7 @@ def to_deps(values: Iterable[Any] | None) -> tuple[AssetDep, ...]:
     return tuple(deps.values())
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, init=False)
+@record
 class AssetSpec:
     """A description of one asset: its key and everything about it except how to compute it.
 
@@ -47,18 +51,32 @@ class AssetSpec:
     materializes it, but other assets may depend on it.
     """
 
+    __slots__ = (
+        "key",
+        "deps",
+        "description",
+        "metadata",
+        "skippable",
+        "group_name",
+        "code_version",
+        "freshness_policy",
+        "automation_condition",
+        "owners",
+        "tags",
+        "kinds",
+    )
     key: AssetKey
-    deps: tuple[AssetDep, ...] = ()
-    description: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    skippable: bool = False
-    group_name: str | None = None
-    code_version: str | None = None
-    freshness_policy: FreshnessPolicy | None = None
-    automation_condition: Any = None
-    owners: tuple[str, ...] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
-    kinds: frozenset[str] = frozenset()
+    deps: tuple[AssetDep, ...]
+    description: str | None
+    metadata: Mapping[str, Any]
+    skippable: bool
+    group_name: str | None
+    code_version: str | None
+    freshness_policy: FreshnessPolicy | None
+    automation_condition: Any
+    owners: tuple[str, ...]
+    tags: Mapping[str, str]
+    kinds: frozenset[str]
 
     def __init__(
         self,
@@ -103,7 +121,7 @@ class AssetSpec:
             changes["deps"] = to_deps(changes["deps"])
         if "key" in changes:
             changes["key"] = to_asset_key(changes["key"])
-        return _replace(self, **changes)
+        return replace(self, **changes)
 
     def merge_attributes(
         self,
@@ -115,7 +133,7 @@ class AssetSpec:
         deps: Iterable[Any] | None = None,
     ) -> AssetSpec:
         """A copy with these added to what the spec already has (Dagster's name)."""
-        return _replace(
+        return replace(
             self,
             metadata={**self.metadata, **(metadata or {})},
             owners=self.owners + tuple(o for o in owners or () if o not in self.owners),
@@ -171,32 +189,38 @@ def new_spec(
     return spec
 
 
-def _replace(spec: AssetSpec, **changes: Any) -> AssetSpec:
-    # dataclasses.replace would call our custom __init__ with field names; copy instead.
-    clone = object.__new__(_BuildingSpec)
-    for name in AssetSpec.__slots__:
-        setattr(clone, name, changes[name] if name in changes else getattr(spec, name))
-    clone.__class__ = AssetSpec
-    return clone
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, init=False)
+@record
 class AssetOut:
     """One output of a `multi_asset` written with ``outs={"name": AssetOut(...)}``."""
 
-    key: AssetKey | None = None
-    key_prefix: tuple[str, ...] | None = None
-    group_name: str | None = None
-    description: str | None = None
-    metadata: Mapping[str, Any] | None = None
-    io_manager_key: str | None = None
-    is_required: bool = True
-    code_version: str | None = None
-    freshness_policy: FreshnessPolicy | None = None
-    owners: Sequence[str] | None = None
-    tags: Mapping[str, str] | None = None
-    kinds: Iterable[str] | None = None
-    deps: Iterable[Any] | None = None
+    __slots__ = (
+        "key",
+        "key_prefix",
+        "group_name",
+        "description",
+        "metadata",
+        "io_manager_key",
+        "is_required",
+        "code_version",
+        "freshness_policy",
+        "owners",
+        "tags",
+        "kinds",
+        "deps",
+    )
+    key: AssetKey | None
+    key_prefix: tuple[str, ...] | None
+    group_name: str | None
+    description: str | None
+    metadata: Mapping[str, Any] | None
+    io_manager_key: str | None
+    is_required: bool
+    code_version: str | None
+    freshness_policy: FreshnessPolicy | None
+    owners: Sequence[str] | None
+    tags: Mapping[str, str] | None
+    kinds: Iterable[str] | None
+    deps: Iterable[Any] | None
 
     def __init__(self, key: Any = None, **kwargs: Any) -> None:
         prefix = kwargs.pop("key_prefix", None)
@@ -204,8 +228,7 @@ class AssetOut:
         object.__setattr__(
             self, "key_prefix", (prefix,) if isinstance(prefix, str) else prefix and tuple(prefix)
         )
-        names = {f.name for f in dataclasses.fields(AssetOut)}
-        for name in names - {"key", "key_prefix"}:
+        for name in fields(AssetOut)[2:]:
             object.__setattr__(self, name, kwargs.pop(name, AssetOut._defaults[name]))
         kwargs.pop("dagster_type", None)
         if kwargs:
@@ -245,46 +268,77 @@ class AssetOut:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AssetsDefinition:
     """A function that materializes one or more assets, with everything known about them.
 
     Call it like the function it wraps to test it with plain arguments.
     """
 
+    __slots__ = (
+        "fn",
+        "op_name",
+        "keys",
+        # The keys each asset depends on, in the order of `keys`: what validation and
+        # the graph read, without making the specs.
+        "parents",
+        "specs",
+        "output_names",
+        "io_manager_keys",
+        "input_keys",
+        "input_manager_keys",
+        "context_param",
+        "resource_params",
+        "config_param",
+        "required_resource_keys",
+        "resource_defs",
+        "retry_policy",
+        "can_subset",
+        "check_specs",
+        "op_tags",
+        # (make, *arguments) while fields are still to be made (see `new_assets_def`).
+        "_pending",
+    )
     fn: Callable[..., Any]
     op_name: str
+    keys: tuple[AssetKey, ...]  # the keys this definition materializes
+    parents: tuple[tuple[AssetKey, ...], ...]
     specs: tuple[AssetSpec, ...]
     output_names: tuple[str, ...]
     io_manager_keys: tuple[str, ...]
     input_keys: Mapping[str, AssetKey]
-    input_manager_keys: Mapping[str, str] = field(default_factory=dict)
-    context_param: str | None = None
-    resource_params: Mapping[str, str] = field(default_factory=dict)
-    config_param: tuple[str, type] | None = None
-    required_resource_keys: frozenset[str] = frozenset()
-    resource_defs: Mapping[str, Any] = field(default_factory=dict)
-    retry_policy: Any = None
-    can_subset: bool = False
-    check_specs: tuple[Any, ...] = ()
-    op_tags: Mapping[str, str] = field(default_factory=dict)
+    input_manager_keys: Mapping[str, str]
+    context_param: str | None
+    resource_params: Mapping[str, str]
+    config_param: tuple[str, type] | None
+    required_resource_keys: frozenset[str]
+    resource_defs: Mapping[str, Any]
+    retry_policy: Any
+    can_subset: bool
+    check_specs: tuple[Any, ...]
+    op_tags: Mapping[str, str]
+    _pending: tuple[Any, ...]
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for a slot that is not set: a field still to be made.
+        if name in _MADE_LATER:
+            make, *arguments = object.__getattribute__(self, "_pending")
+            for field, value in make(self, *arguments).items():
+                object.__setattr__(self, field, value)
+            return object.__getattribute__(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
 
     @property
-    def keys(self) -> tuple[AssetKey, ...]:
-        """The keys this definition materializes."""
-        return tuple(spec.key for spec in self.specs)
-
-    @property
     def key(self) -> AssetKey:
         """The key of a single-asset definition."""
-        if len(self.specs) != 1:
+        if len(self.keys) != 1:
             raise InvalidDefinitionError(
-                f"{self.op_name!r} materializes {len(self.specs)} assets; use .keys"
+                f"{self.op_name!r} materializes {len(self.keys)} assets; use .keys"
             )
-        return self.specs[0].key
+        return self.keys[0]
 
     @property
     def specs_by_key(self) -> dict[AssetKey, AssetSpec]:
@@ -320,7 +374,7 @@ class AssetsDefinition:
                     f"cannot rename asset {old.key.to_user_string()!r} to "
                     f"{new.key.to_user_string()!r} through its spec; use key_prefix= or key="
                 )
-        return dataclasses.replace(self, specs=new_specs)
+        return replace(self, specs=new_specs, parents=_parents_of(new_specs))
 
     def with_attributes(
         self,
@@ -339,22 +393,36 @@ class AssetsDefinition:
                 group_name=group_name or spec.group_name,
             )
 
+        new_specs = tuple(change(s) for s in self.specs)
         new_inputs = {name: key_map.get(key, key) for name, key in self.input_keys.items()}
-        return dataclasses.replace(
-            self, specs=tuple(change(s) for s in self.specs), input_keys=new_inputs
+        return replace(
+            self,
+            keys=tuple(spec.key for spec in new_specs),
+            parents=_parents_of(new_specs),
+            specs=new_specs,
+            input_keys=new_inputs,
         )
 
 
+def _parents_of(specs: Iterable[AssetSpec]) -> tuple[tuple[AssetKey, ...], ...]:
+    return tuple(spec.dep_keys for spec in specs)
+
+
 _BuildingAssetsDefinition = building(AssetsDefinition)
+# The fields `new_assets_def` may leave to ``pending``.
+_MADE_LATER = frozenset({"specs", "input_keys"})
 
 
 def new_assets_def(
     fn: Callable[..., Any],
     op_name: str,
-    specs: tuple[AssetSpec, ...],
+    keys: tuple[AssetKey, ...],
+    parents: tuple[tuple[AssetKey, ...], ...],
+    specs: tuple[AssetSpec, ...] | None,
+    pending: tuple[Any, ...] | None,
     output_names: tuple[str, ...],
     io_manager_keys: tuple[str, ...],
-    input_keys: Mapping[str, AssetKey],
+    input_keys: Mapping[str, AssetKey] | None,
     input_manager_keys: Mapping[str, str],
     context_param: str | None,
     resource_params: Mapping[str, str],
@@ -368,14 +436,27 @@ def new_assets_def(
     /,
 ) -> AssetsDefinition:
     """An `AssetsDefinition` built the fast way (see `flowdev.records`); positional only,
-    in field order, like `new_spec`."""
+    like `new_spec`.
+
+    ``parents`` holds each key's dependencies, in the order of ``keys``. ``specs`` and
+    ``input_keys`` may be None, to be made when one is first read: ``pending`` is then
+    ``(make, *arguments)``, and ``make(assets_def, *arguments)`` returns them by name.
+    Most of a load never reads them, and a run's worker reads them only for the assets
+    it runs.
+    """
     assets_def = object.__new__(_BuildingAssetsDefinition)
     assets_def.fn = fn
     assets_def.op_name = op_name
-    assets_def.specs = specs
+    assets_def.keys = keys
+    assets_def.parents = parents
+    if specs is not None:
+        assets_def.specs = specs
+    if input_keys is not None:
+        assets_def.input_keys = input_keys
+    if pending is not None:
+        assets_def._pending = pending
     assets_def.output_names = output_names
     assets_def.io_manager_keys = io_manager_keys
-    assets_def.input_keys = input_keys
     assets_def.input_manager_keys = input_manager_keys
     assets_def.context_param = context_param
     assets_def.resource_params = resource_params

@@ -12,19 +12,18 @@ Decoration is on every project load's hot path (10,000 assets: 10,000 calls), so
 reads ``__code__`` and ``__annotations__`` directly instead of building an
 `inspect.Signature`, resolves a string annotation by name before falling back to
 ``eval``, imports the resource and config classes only when an annotation may be one,
-and builds its records through `new_spec` / `new_assets_def`.
+and builds its records through `new_spec` / `new_assets_def`. An `@asset`'s spec is
+made when it is first read (`_made_later`): a load needs only keys and
+dependencies. Every argument is still checked when the decorator runs.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
 
 from flowdev.assets import (
     DEFAULT_IO_MANAGER_KEY,
-    AssetOut,
     AssetsDefinition,
     AssetSpec,
     new_assets_def,
@@ -33,66 +32,82 @@ from flowdev.assets import (
 )
 from flowdev.descriptions import description_of
 from flowdev.errors import InvalidDefinitionError
-from flowdev.keys import AssetIn, AssetKey, dep_on, named_key, to_asset_key
+from flowdev.keys import AssetKey, dep_on, named_key, to_asset_key
 
+# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Any
+
+    from flowdev.assets import AssetOut
+    from flowdev.keys import AssetDep, AssetIn
     from flowdev.policies import FreshnessPolicy, RetryPolicy
 
 _CONTEXT_TYPE_NAMES = {"AssetExecutionContext", "OpExecutionContext", "AssetCheckExecutionContext"}
 _DEFAULT_IO_MANAGER_KEYS = (DEFAULT_IO_MANAGER_KEY,)
+_RESULT = ("result",)
 _NO_KEYS: frozenset[str] = frozenset()
 
 
-# What `_roles` reads from a function's parameters: (context parameter, upstream inputs
-# by parameter, resources by parameter, input managers by parameter, config parameter). A
-# tuple, not an object: it is made once per asset on every load.
-_Roles = tuple[
-    str | None, dict[str, AssetKey], dict[str, str], dict[str, str], tuple[str, type] | None
-]
+_EMPTY: Mapping[str, Any] = {}  # shared by every definition with nothing there; never written
+
+if TYPE_CHECKING:
+    # What `_roles` reads from a function's parameters: (context parameter, upstream inputs
+    # by parameter, resources by parameter, input managers by parameter, config
+    # parameter). A tuple, not an object: it is made once per asset on every load.
+    _Roles = tuple[
+        str | None,
+        dict[str, AssetKey],
+        Mapping[str, str],
+        Mapping[str, str],
+        tuple[str, type] | None,
+    ]
+
+
+def _where(kind: str, name: AssetKey | str) -> str:
+    """How an error names a definition: ``@asset 'a/b'``."""
+    return f"{kind} {name if isinstance(name, str) else name.to_user_string()!r}"
 
 
 def _roles(
-    fn: Callable[..., Any], ins: Mapping[str, AssetIn] | None, where: Callable[[], str]
+    fn: Callable[..., Any], ins: Mapping[str, AssetIn] | None, kind: str, name: AssetKey | str
 ) -> _Roles:
-    """The role of each of ``fn``'s parameters; ``where`` names the definition in errors."""
+    """The role of each of ``fn``'s parameters; ``kind`` and ``name`` name the definition
+    in errors."""
     code = fn.__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     annotations = fn.__annotations__
-    if not ins and (not annotations or (len(annotations) == 1 and "return" in annotations)):
-        # The common case, on every load's hot path: plain upstream parameters.
-        if names and names[0] == "context":
-            return "context", {name: named_key(name) for name in names[1:]}, {}, {}, None
-        return None, {name: named_key(name) for name in names}, {}, {}, None
     ins = ins or {}
     context: str | None = None
     inputs: dict[str, AssetKey] = {}
     resources: dict[str, str] = {}
     input_managers: dict[str, str] = {}
     config: tuple[str, type] | None = None
-    for position, name in enumerate(names):
-        annotation = _resolve(annotations.get(name), fn)
-        if _is_context(name, position, annotation):
-            context = name
-        elif name in ins:
-            inputs[name] = ins[name].resolve(name)
-            manager_key = ins[name].input_manager_key
+    for position, parameter in enumerate(names):
+        annotation = _resolve(annotations.get(parameter), fn)
+        if _is_context(parameter, position, annotation):
+            context = parameter
+        elif parameter in ins:
+            inputs[parameter] = ins[parameter].resolve(parameter)
+            manager_key = ins[parameter].input_manager_key
             if manager_key:
-                input_managers[name] = manager_key
+                input_managers[parameter] = manager_key
         elif _is_resource(annotation):
-            resources[name] = name
+            resources[parameter] = parameter
         elif _is_config(annotation):
             if config is not None:
                 raise InvalidDefinitionError(
-                    f"{where()}: parameters {config[0]!r} and {name!r} are both Config; an "
-                    "asset takes one config parameter"
+                    f"{_where(kind, name)}: parameters {config[0]!r} and {parameter!r} are "
+                    "both Config; an asset takes one config parameter"
                 )
-            config = (name, annotation)
+            config = (parameter, annotation)
         else:
-            inputs[name] = named_key(name)
+            inputs[parameter] = named_key(parameter)
     unknown = set(ins) - set(inputs)
     if unknown:
         raise InvalidDefinitionError(
-            f"{where()}: ins= names {sorted(unknown)} but the function has no such "
+            f"{_where(kind, name)}: ins= names {sorted(unknown)} but the function has no such "
             f"parameter (it has {list(names)})"
         )
     return context, inputs, resources, input_managers, config
@@ -146,9 +161,12 @@ def _prefix(key_prefix: str | Sequence[str] | None) -> tuple[str, ...]:
 def _build(
     fn: Callable[..., Any],
     roles: _Roles,
-    where: Callable[[], str],
+    where: tuple[str, AssetKey | str],
     op_name: str,
-    specs: tuple[AssetSpec, ...],
+    keys: tuple[AssetKey, ...],
+    parents: tuple[tuple[AssetKey, ...], ...],
+    specs: tuple[AssetSpec, ...] | None,
+    pending: tuple[Any, ...] | None,
     output_names: tuple[str, ...],
     io_manager_keys: tuple[str, ...],
     required_resource_keys: Iterable[str] | None,
@@ -158,7 +176,8 @@ def _build(
     check_specs: Sequence[Any] | None,
     op_tags: Mapping[str, str] | None,
 ) -> AssetsDefinition:
-    """The definition both `@asset` and `@multi_asset` return."""
+    """The definition both `@asset` and `@multi_asset` return; ``where`` is what
+    `_where` names it by in errors."""
     context, inputs, resources, input_managers, config = roles
     if required_resource_keys or resources:
         resource_keys = frozenset(required_resource_keys or ()) | frozenset(resources)
@@ -166,11 +185,14 @@ def _build(
         resource_keys = _NO_KEYS
     if check_specs:
         check_specs = tuple(check_specs)
-        _validate_check_specs(check_specs, specs, where)
+        _validate_check_specs(check_specs, keys, _where(*where))
     return new_assets_def(
         fn,
         op_name,
+        keys,
+        parents,
         specs,
+        pending,
         output_names,
         io_manager_keys,
         inputs,
@@ -179,23 +201,20 @@ def _build(
         resources,
         config,
         resource_keys,
-        dict(resource_defs) if resource_defs else {},
+        dict(resource_defs) if resource_defs else _EMPTY,
         retry_policy,
         can_subset,
         check_specs or (),
-        dict(op_tags) if op_tags else {},
+        dict(op_tags) if op_tags else _EMPTY,
     )
 
 
-def _validate_check_specs(
-    checks: tuple[Any, ...], specs: tuple[AssetSpec, ...], where: Callable[[], str]
-) -> None:
-    keys = [spec.key for spec in specs]
+def _validate_check_specs(checks: tuple[Any, ...], keys: tuple[AssetKey, ...], where: str) -> None:
     for check in checks:
         if check.asset_key not in keys:
             produced = ", ".join(repr(key.to_user_string()) for key in keys)
             raise InvalidDefinitionError(
-                f"{where()}: check_specs= declares {check.name!r} on "
+                f"{where}: check_specs= declares {check.name!r} on "
                 f"{check.asset_key.to_user_string()!r}, which this definition does not "
                 f"materialize (it materializes {produced}). Point the AssetCheckSpec's "
                 "asset= at one of these, or write the check as an @asset_check."
@@ -275,6 +294,7 @@ def asset(
 
 
 def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsDefinition:
+    # The spec's own options (the underscored ones) wait for `_made_later`.
     (
         name,
         key_prefix,
@@ -283,20 +303,20 @@ def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsD
         deps,
         metadata,
         tags,
-        description,
+        _description,
         required_resource_keys,
         resource_defs,
         io_manager_key,
-        group_name,
-        code_version,
-        freshness_policy,
+        _group_name,
+        _code_version,
+        _freshness_policy,
         retry_policy,
         owners,
         kinds,
         check_specs,
         op_tags,
-        automation_condition,
-        output_required,
+        _automation_condition,
+        _output_required,
     ) = options
     if key is not None:
         if name is not None or key_prefix is not None:
@@ -309,21 +329,81 @@ def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsD
     else:
         asset_key = AssetKey((*_prefix(key_prefix), name or fn.__name__))
 
-    def where() -> str:
-        return f"@asset {asset_key.to_user_string()!r}"
-
-    roles = _roles(fn, ins, where)
-    inputs = roles[1]
-    if deps:
-        spec_deps = to_deps([*inputs.values(), *deps])
-    elif ins:
-        spec_deps = to_deps(inputs.values())  # two ins may name one upstream
+    code = fn.__code__
+    annotations = fn.__annotations__
+    if (
+        not ins
+        and not deps
+        and (not annotations or (len(annotations) == 1 and "return" in annotations))
+    ):
+        # The common case, once per asset on every load: each parameter (after a leading
+        # ``context``) is the upstream asset of its name. The parameter-to-key mapping
+        # and the spec are made when first read (`_made_later`).
+        names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        context = None
+        if names and names[0] == "context":
+            context, names = "context", names[1:]
+        parents = tuple(map(named_key, names))
+        inputs: dict[str, AssetKey] | None = None
+        resources: Mapping[str, str] = _EMPTY
+        input_managers: Mapping[str, str] = _EMPTY
+        config = None
+        spec_deps: tuple[AssetDep, ...] | None = None
     else:
-        spec_deps = tuple(map(dep_on, inputs.values()))
+        context, inputs, resources, input_managers, config = _roles(fn, ins, "@asset", asset_key)
+        # Two ins may name one upstream: `to_deps` keeps one dependency each.
+        spec_deps = to_deps([*inputs.values(), *deps] if deps else inputs.values())
+        parents = tuple(d.asset for d in spec_deps)
+    if metadata or tags or owners or kinds:
+        _check_spec_arguments(asset_key, metadata, tags, owners, kinds)
+    if check_specs:
+        check_specs = tuple(check_specs)
+        _validate_check_specs(check_specs, (asset_key,), _where("@asset", asset_key))
+    path = asset_key.path
+    # `_build`'s work, spelled out for the one-asset case: this runs once per asset.
+    return new_assets_def(
+        fn,
+        path[0] if len(path) == 1 else "__".join(path),  # op name
+        (asset_key,),
+        (parents,),
+        None,  # specs: made on first read, by `_made_later`
+        (_made_later, options, spec_deps, inputs is None),
+        _RESULT,  # output names
+        (io_manager_key,) if io_manager_key else _DEFAULT_IO_MANAGER_KEYS,
+        inputs,
+        input_managers,
+        context,
+        resources,
+        config,
+        frozenset(required_resource_keys or ()) | frozenset(resources)
+        if required_resource_keys or resources
+        else _NO_KEYS,
+        dict(resource_defs) if resource_defs else _EMPTY,
+        retry_policy,
+        False,  # can_subset
+        check_specs or (),
+        dict(op_tags) if op_tags else _EMPTY,
+    )
+
+
+def _made_later(
+    assets_def: AssetsDefinition,
+    options: tuple[Any, ...],
+    deps: tuple[AssetDep, ...] | None,
+    plain: bool,
+) -> dict[str, Any]:
+    """The fields of an `@asset` that wait for their first read: its spec, from the
+    decorator's ``options`` (see `asset`), and for a ``plain`` function (every parameter
+    an upstream asset) the mapping of parameters to keys."""
+    metadata, tags, description = options[5:8]
+    group_name, code_version, freshness_policy = options[11:14]
+    owners, kinds = options[15:17]
+    automation_condition, output_required = options[19:21]
+    (parents,) = assets_def.parents
     spec = new_spec(
-        asset_key,
-        spec_deps,
-        description_of(fn, description),
+        assets_def.keys[0],
+        tuple(map(dep_on, parents)) if deps is None else deps,
+        description_of(assets_def.fn, description),
         dict(metadata) if metadata else {},
         not output_required,  # skippable
         group_name,
@@ -334,22 +414,36 @@ def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsD
         dict(tags) if tags else {},
         frozenset(kinds) if kinds else frozenset(),
     )
-    path = asset_key.path
-    return _build(
-        fn,
-        roles,
-        where,
-        path[0] if len(path) == 1 else "__".join(path),  # op name
-        (spec,),
-        ("result",),  # output names
-        (io_manager_key,) if io_manager_key else _DEFAULT_IO_MANAGER_KEYS,
-        required_resource_keys,
-        resource_defs,
-        retry_policy,
-        False,  # can_subset
-        check_specs,
-        op_tags,
-    )
+    if not plain:
+        return {"specs": (spec,)}
+    code = assets_def.fn.__code__
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    if assets_def.context_param is not None:
+        names = names[1:]
+    return {"specs": (spec,), "input_keys": dict(zip(names, parents, strict=True))}
+
+
+def _check_spec_arguments(key: AssetKey, metadata: Any, tags: Any, owners: Any, kinds: Any) -> None:
+    # The spec is made later; a wrong argument must still fail at the decorator.
+    for argument, value, wanted in (
+        ("metadata", metadata, "a mapping"),
+        ("tags", tags, "a mapping of strings"),
+    ):
+        if value is not None and not hasattr(value, "keys"):
+            raise InvalidDefinitionError(
+                f"{_where('@asset', key)}: {argument}= must be {wanted}, got {value!r}"
+            )
+    if tags and not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise InvalidDefinitionError(
+            f"{_where('@asset', key)}: tags= keys and values must be strings, got {tags!r}"
+        )
+    for argument, value in (("owners", owners), ("kinds", kinds)):
+        if value is None:
+            continue
+        if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+            raise InvalidDefinitionError(
+                f"{_where('@asset', key)}: {argument}= must be a list of strings, got {value!r}"
+            )
 
 
 def multi_asset(
@@ -386,10 +480,7 @@ def multi_asset(
     def decorate(fn: Callable[..., Any]) -> AssetsDefinition:
         op_name = name or fn.__name__
 
-        def where() -> str:
-            return f"@multi_asset {op_name!r}"
-
-        roles = _roles(fn, ins, where)
+        roles = _roles(fn, ins, "@multi_asset", op_name)
         shared_deps = to_deps([*roles[1].values(), *(deps or ())])
         if outs is not None:
             output_names = tuple(outs)
@@ -405,7 +496,9 @@ def multi_asset(
             output_names = tuple("__".join(spec.key.path) for spec in built)
             io_keys = tuple(DEFAULT_IO_MANAGER_KEY for _ in built)
         if not built:
-            raise InvalidDefinitionError(f"{where()}: declare at least one spec or out")
+            raise InvalidDefinitionError(
+                f"{_where('@multi_asset', op_name)}: declare at least one spec or out"
+            )
         restricted = dict(internal_asset_deps or {})
         final_specs = []
         for out_name, spec in zip(output_names, built, strict=True):
@@ -421,9 +514,12 @@ def multi_asset(
         return _build(
             fn,
             roles,
-            where,
+            ("@multi_asset", op_name),
             op_name,
+            tuple(spec.key for spec in final_specs),
+            tuple(spec.dep_keys for spec in final_specs),
             tuple(final_specs),
+            None,  # nothing pending: a multi-asset's specs are made here
             output_names,
             io_keys,
             required_resource_keys,

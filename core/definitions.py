@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
-
 from flowdev.asset_graph import AssetGraph, AssetNode, new_node
 from flowdev.assets import DEFAULT_GROUP, DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
 from flowdev.errors import (
@@ -17,7 +14,12 @@ from flowdev.errors import (
 )
 from flowdev.keys import AssetKey, is_valid_key, validate_key
 
+# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
+
     # Imported where they are used: a project without checks, jobs or schedules (and
     # every run's worker) never pays for loading them.
     from flowdev.checks import AssetChecksDefinition
@@ -76,19 +78,23 @@ class Definitions:
         self.assets: tuple[AssetsDefinition, ...] = ()
         self.external_specs: tuple[AssetSpec, ...] = ()
         checks = list(asset_checks or ())
-        defined, external = [], []
-        for item in assets or ():
-            if isinstance(item, AssetsDefinition):
-                defined.append(item)
-            elif isinstance(item, AssetSpec):
-                external.append(item)
-            elif _is_check(item):
-                checks.append(item)
-            else:
-                raise InvalidDefinitionError(
-                    f"Definitions(assets=...) got {item!r}; pass @asset / @multi_asset "
-                    "definitions or AssetSpecs"
-                )
+        items = list(assets or ())
+        defined = [item for item in items if item.__class__ is AssetsDefinition]
+        external: list[AssetSpec] = []
+        if len(defined) != len(items):  # specs, checks, or something that is neither
+            defined = []
+            for item in items:
+                if isinstance(item, AssetsDefinition):
+                    defined.append(item)
+                elif isinstance(item, AssetSpec):
+                    external.append(item)
+                elif _is_check(item):
+                    checks.append(item)
+                else:
+                    raise InvalidDefinitionError(
+                        f"Definitions(assets=...) got {item!r}; pass @asset / @multi_asset "
+                        "definitions or AssetSpecs"
+                    )
         self.assets = tuple(defined)
         self.external_specs = tuple(external)
         self.asset_checks: tuple[AssetChecksDefinition, ...] = tuple(checks)
@@ -101,14 +107,11 @@ class Definitions:
                 all_jobs.append(target.job)
         self.jobs = tuple(all_jobs)
         self.resources: dict[str, Any] = dict(resources or {})
-        for assets_def in self.assets:
-            if assets_def.resource_defs:
-                for key, resource in assets_def.resource_defs.items():
-                    self.resources.setdefault(key, resource)
         self.metadata = dict(metadata or {})
         self.undefined_dependency_keys: tuple[AssetKey, ...] = ()
         self._assets_by_key: dict[AssetKey, AssetsDefinition] = {}
-        self._specs_by_key: dict[AssetKey, AssetSpec] = {}
+        # The specs of external assets; a defined asset's spec is its definition's.
+        self._external_specs: dict[AssetKey, AssetSpec] = {}
         self.asset_graph = self._build_graph()
         self._validate_resources()
         self._validate_checks()
@@ -124,7 +127,11 @@ class Definitions:
 
     def get_spec(self, key: AssetKey) -> AssetSpec:
         """The spec of ``key``, defined or external."""
-        return self._specs_by_key[key]
+        assets_def = self._assets_by_key.get(key)
+        if assets_def is None:
+            return self._external_specs[key]
+        specs = assets_def.specs
+        return specs[0] if len(specs) == 1 else assets_def.specs_by_key[key]
 
     def is_external(self, key: AssetKey) -> bool:
         """Whether flowdev never materializes ``key``."""
@@ -156,61 +163,60 @@ class Definitions:
     # -- validation ----------------------------------------------------------------------
 
     def _build_graph(self) -> AssetGraph:
-        # Runs once per asset on every load: dict operations and one record per key.
-        nodes: dict[AssetKey, AssetNode] = {}
-        specs_by_key = self._specs_by_key
+        # Runs once per asset on every load: dict operations only. The graph's nodes
+        # (group, tags, ...) are made from the specs when something first reads them.
+        parents_by_key: dict[AssetKey, tuple[AssetKey, ...]] = {}
         assets_by_key = self._assets_by_key
         op_owners: dict[str, AssetsDefinition] = {}
+        resources = self.resources
         for assets_def in self.assets:
-            for spec in assets_def.specs:
-                key = spec.key
-                if key in nodes:
+            for key, parents in zip(assets_def.keys, assets_def.parents, strict=True):
+                if key in parents_by_key:
                     self._refuse_twice(key, assets_def)
                 if not is_valid_key(key):
                     validate_key(key, _where(assets_def))
-                specs_by_key[key] = spec
+                parents_by_key[key] = parents
                 assets_by_key[key] = assets_def
-                nodes[key] = new_node(
-                    key,
-                    spec.dep_keys,
-                    spec.group_name or DEFAULT_GROUP,
-                    spec.tags,
-                    spec.kinds,
-                    spec.owners,
-                    False,
-                )
             owner = op_owners.setdefault(assets_def.op_name, assets_def)
             if owner is not assets_def:  # checked after the keys: a key clash says more
                 self._refuse_op_name(owner, assets_def)
+            if assets_def.resource_defs:  # bound by the asset itself (Dagster's resource_defs=)
+                for resource_key, resource in assets_def.resource_defs.items():
+                    resources.setdefault(resource_key, resource)
+        external = self._external_specs
         for spec in self.external_specs:
             key = spec.key
-            if key in nodes:
+            if key in parents_by_key:
                 self._refuse_twice(key, spec)
             validate_key(key, _where(spec))
-            specs_by_key[key] = spec
-            nodes[key] = new_node(
-                key,
-                spec.dep_keys,
-                spec.group_name or DEFAULT_GROUP,
-                spec.tags,
-                spec.kinds,
-                spec.owners,
-                True,
-            )
+            external[key] = spec
+            parents_by_key[key] = spec.dep_keys
         undefined: dict[AssetKey, None] = {}
-        for node in nodes.values():
-            for parent in node.parents:
-                if parent not in nodes and parent not in undefined:
-                    validate_key(parent, f"a dependency of {node.key.to_user_string()!r}")
+        for key, parents in parents_by_key.items():
+            for parent in parents:
+                if parent not in parents_by_key and parent not in undefined:
+                    validate_key(parent, f"a dependency of {key.to_user_string()!r}")
                     undefined[parent] = None
         for key in undefined:
-            nodes[key] = AssetNode(key=key, group_name=DEFAULT_GROUP, is_external=True)
-            specs_by_key[key] = AssetSpec(key)
+            parents_by_key[key] = ()
+            external[key] = AssetSpec(key)
         self.undefined_dependency_keys = tuple(sorted(undefined))
-        return AssetGraph.from_nodes_by_key(nodes)
+        return AssetGraph.from_parents(parents_by_key, self._node_of)
+
+    def _node_of(self, key: AssetKey) -> AssetNode:
+        spec = self.get_spec(key)
+        return new_node(
+            key,
+            spec.dep_keys,
+            spec.group_name or DEFAULT_GROUP,
+            spec.tags,
+            spec.kinds,
+            spec.owners,
+            key not in self._assets_by_key,
+        )
 
     def _refuse_twice(self, key: AssetKey, definer: AssetsDefinition | AssetSpec) -> None:
-        first = self._assets_by_key.get(key) or self._specs_by_key[key]
+        first = self._assets_by_key.get(key) or self._external_specs[key]
         raise DuplicateKeyError(
             f"asset key {key.to_user_string()!r} is defined twice: at {_where(first)} and "
             f"at {_where(definer)}. Rename one (name=, key=) or give it a key_prefix=."

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 def description_of(fn: Callable[..., Any], explicit: str | None = None) -> str | None:

@@ -21,8 +21,9 @@ Each class owns its message: it says what is wrong, where, and how to fix it.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 class FlowdevError(Exception):
@@ -113,6 +114,8 @@ class ExecutionError(FlowdevError):
 
 def close_matches(word: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     """The candidates closest to ``word``, best first (for "did you mean" hints)."""
+    import difflib  # only for a message: kept off every load's import path
+
     return difflib.get_close_matches(word, list(candidates), n=limit, cutoff=0.6)
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from flowdev.errors import InvalidKeyError
+from flowdev.records import building, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _VALID_PART = re.compile(r"[A-Za-z0-9_.\-]+")
 _INTERNED: dict[tuple[str, ...], AssetKey] = {}
 _VALIDATED: set[AssetKey] = set()
 
 
-@dataclass(frozen=True, slots=True, init=False, eq=False)
+@record
 class AssetKey:
     """The identity of an asset: a path of string parts, written ``"a/b"``.
 
@@ -26,6 +29,7 @@ class AssetKey:
     tenth of it. Pickling and copying go through the constructor, so they intern too.
     """
 
+    __slots__ = ("path",)
     path: tuple[str, ...]
 
     def __new__(cls, path: str | Sequence[str]) -> AssetKey:
@@ -38,13 +42,18 @@ class AssetKey:
         key = _INTERNED.get(parts)
         if key is not None:
             return key
-        key = object.__new__(cls)
-        object.__setattr__(key, "path", parts)
+        made = object.__new__(_BuildingKey)
+        made.path = parts
+        made.__class__ = cls
         # setdefault: two threads making the same new key still end up with one object.
-        return _INTERNED.setdefault(parts, key)
+        return _INTERNED.setdefault(parts, made)
 
     def __reduce__(self) -> tuple[type[AssetKey], tuple[tuple[str, ...]]]:
         return (AssetKey, (self.path,))
+
+    # Interned: equal keys are one object, so identity is equality (in C).
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     @classmethod
     def from_user_string(cls, text: str) -> AssetKey:
@@ -79,9 +88,24 @@ class AssetKey:
         return self.path < other.path
 
 
-def named_key(name: str) -> AssetKey:
-    """``AssetKey(name)`` for a one-part key, without the constructor's call overhead."""
-    return _INTERNED.get((name,)) or AssetKey(name)
+_BuildingKey = building(AssetKey)
+
+
+class _KeysByName(dict[str, AssetKey]):
+    """The one-part keys by name. A miss makes the key, so a hit is one C call: the load
+    path looks up a key for every asset and every parameter."""
+
+    def __missing__(self, name: str) -> AssetKey:
+        key = AssetKey(name)
+        self[name] = key
+        return key
+
+
+_KEYS_BY_NAME = _KeysByName()
+
+#: ``named_key(name)`` is ``AssetKey(name)`` for a one-part key, without the constructor's
+#: call overhead (the bound lookup of `_KeysByName`).
+named_key = _KEYS_BY_NAME.__getitem__
 
 
 CoercibleToAssetKey = AssetKey | str | Sequence[str]
@@ -132,14 +156,15 @@ def validate_key(key: AssetKey, where: str) -> None:
             )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, init=False)
+@record
 class AssetIn:
     """Where an asset parameter's value comes from, when it is not named after the upstream."""
 
-    key: AssetKey | None = None
-    key_prefix: tuple[str, ...] | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    input_manager_key: str | None = None
+    __slots__ = ("key", "key_prefix", "metadata", "input_manager_key")
+    key: AssetKey | None
+    key_prefix: tuple[str, ...] | None
+    metadata: Mapping[str, Any]
+    input_manager_key: str | None
 
     def __init__(
         self,
@@ -163,10 +188,11 @@ class AssetIn:
         return base.with_prefix(self.key_prefix) if self.key_prefix else base
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@record
 class AssetDep:
     """An ordering dependency on an upstream asset, without loading its value."""
 
+    __slots__ = ("asset",)
     asset: AssetKey
 
     def __init__(self, asset: Any, *, partition_mapping: Any = None) -> None:

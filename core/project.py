@@ -11,33 +11,49 @@ from __future__ import annotations
 
 import gc
 import importlib
-import importlib.util
 import os
 import sys
-import tomllib
-import traceback
-from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING
 
 from flowdev.errors import FlowdevError, ProjectError
+from flowdev.records import record
 
+# `typing`, `tomllib` and `traceback` (12 ms together) stay off the path of a worker or
+# loader child, which is handed its `Project` and only reports errors it meets.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import traceback
+    from collections.abc import Iterator
+    from types import ModuleType
+
     # Imported where used: the CLI and the app find projects but never build definitions.
     from flowdev.definitions import Definitions
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Project:
     """Where a project lives and how to find its definitions."""
 
+    __slots__ = ("root", "module", "file", "watch")
     root: Path
-    module: str | None = None
-    file: Path | None = None
-    watch: tuple[str, ...] = ()
+    module: str | None
+    file: Path | None
+    watch: tuple[str, ...]
+
+    def __init__(
+        self,
+        *,
+        root: Path,
+        module: str | None = None,
+        file: Path | None = None,
+        watch: tuple[str, ...] = (),
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "root", root)
+        set_(self, "module", module)
+        set_(self, "file", file)
+        set_(self, "watch", watch)
 
     @property
     def name(self) -> str:
@@ -63,6 +79,8 @@ def find_project(
     file: str | os.PathLike[str] | None = None,
 ) -> Project:
     """Read ``[tool.flowdev]`` from the project's pyproject.toml; arguments win over it."""
+    import tomllib
+
     root = Path(project_dir).resolve()
     if not root.is_dir():
         raise ProjectError(f"project directory {root} does not exist")
@@ -112,6 +130,8 @@ def load_definitions(project: Project) -> Definitions:
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
             raise
+        import traceback
+
         frames = user_frames(error, project.root)
         filename, line = (frames[-1].filename, frames[-1].lineno) if frames else (None, None)
         where = f"{filename}:{line}: " if filename else ""
@@ -161,10 +181,12 @@ def _import(project: Project) -> ModuleType:
     assert project.file is not None
     if not project.file.is_file():
         raise ProjectError(f"definitions file {project.file} does not exist")
+    from importlib.util import module_from_spec, spec_from_file_location
+
     name = "flowdev_user_" + project.file.stem
-    spec = importlib.util.spec_from_file_location(name, project.file)
+    spec = spec_from_file_location(name, project.file)
     assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
+    module = module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
@@ -218,6 +240,8 @@ _NOT_USER_DIRS = frozenset({"site-packages", "dist-packages", ".venv", "venv", "
 def user_frames(error: BaseException, root: Path) -> list[traceback.FrameSummary]:
     """The frames of ``error``'s traceback that run the project's own code, outermost
     first (flowdev's and libraries' frames left out)."""
+    import traceback
+
     return [f for f in traceback.extract_tb(error.__traceback__) if is_user_file(f.filename, root)]
 
 

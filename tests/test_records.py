@@ -1,17 +1,18 @@
-"""The load path's fast builders make exactly what the public constructors make, and
-interned asset keys behave as values."""
+"""The load path's records: fast builders make exactly what the public constructors
+make, records are frozen values, and interned asset keys behave as values."""
 
 import copy
-import dataclasses
 import pickle
+import subprocess
+import sys
 import threading
 
 import pytest
-from flowdev import AssetDep, AssetKey, AssetsDefinition, AssetSpec
+from flowdev import AssetDep, AssetKey, AssetsDefinition, AssetSpec, asset
 from flowdev.asset_graph import AssetNode, new_node
 from flowdev.assets import new_assets_def, new_spec
 from flowdev.keys import dep_on, named_key
-from flowdev.records import building
+from flowdev.records import FrozenRecordError, building, fields, record, replace
 
 
 class Sentinel:
@@ -25,24 +26,102 @@ class Sentinel:
 
 
 def sentinels(cls: type) -> dict[str, Sentinel]:
-    return {f.name: Sentinel(f.name) for f in dataclasses.fields(cls)}
+    return {name: Sentinel(name) for name in fields(cls)}
 
 
 @pytest.mark.parametrize(
-    ("cls", "builder"),
-    [(AssetSpec, new_spec), (AssetsDefinition, new_assets_def), (AssetNode, new_node)],
-    ids=lambda value: getattr(value, "__name__", ""),
+    ("cls", "builder"), [(AssetSpec, new_spec), (AssetNode, new_node)], ids=["spec", "node"]
 )
 def test_a_builder_sets_every_field_in_field_order(cls: type, builder: object) -> None:
     values = sentinels(cls)
 
-    record = builder(*values.values())  # type: ignore[operator]
+    built = builder(*values.values())  # type: ignore[operator]
 
-    assert type(record) is cls
-    assert {name: getattr(record, name) for name in values} == values
+    assert type(built) is cls
+    assert {name: getattr(built, name) for name in values} == values
     first_field = next(iter(values))
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        setattr(record, first_field, None)  # frozen like any other instance
+    with pytest.raises(FrozenRecordError, match=first_field):
+        setattr(built, first_field, None)  # frozen like any other instance
+
+
+def test_the_definition_builder_sets_every_field_in_field_order() -> None:
+    values = sentinels(AssetsDefinition)
+    arguments = list(values.values())
+    arguments.insert(5, None)  # after specs: nothing left to make later
+
+    built = new_assets_def(*arguments)
+
+    assert type(built) is AssetsDefinition
+    assert {name: getattr(built, name) for name in values} == values
+
+
+def test_an_asset_spec_is_made_on_first_read_and_then_kept() -> None:
+    made: list[str] = []
+
+    @asset(group_name="g", metadata={"rows": 3}, kinds={"python"})
+    def orders(raw):
+        """Orders."""
+        made.append("called")
+
+    assert orders.keys == (AssetKey("orders"),)
+    assert orders.parents == ((AssetKey("raw"),),)
+    spec = orders.specs[0]
+    assert orders.specs[0] is spec  # made once
+    assert spec == AssetSpec(
+        "orders",
+        deps=["raw"],
+        description="Orders.",
+        metadata={"rows": 3},
+        group_name="g",
+        kinds={"python"},
+    )
+    copied = copy.copy(orders)  # through __reduce__, as pickling is
+    assert copied.specs == (spec,) and copied.parents == orders.parents
+    assert made == []
+
+
+@record
+class Point:
+    __slots__ = ("x", "y", "_cache")
+
+    def __init__(self, x: int, y: int) -> None:
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+
+
+def test_a_record_is_a_frozen_value_of_its_public_fields() -> None:
+    point = Point(1, 2)
+
+    assert point == Point(1, 2) and point != Point(2, 1)
+    assert hash(point) == hash(Point(1, 2))
+    assert repr(point) == "Point(x=1, y=2)"
+    assert pickle.loads(pickle.dumps(point)) == point
+    assert copy.copy(point) == point
+    assert replace(point, y=5) == Point(1, 5)
+    with pytest.raises(TypeError, match="'z'"):
+        replace(point, z=1)
+    with pytest.raises(FrozenRecordError):
+        point.x = 3
+    with pytest.raises(FrozenRecordError):
+        del point.y
+
+
+def test_loading_assets_imports_neither_typing_nor_dataclasses() -> None:
+    # Every worker and loader child pays for these modules: 9 ms together.
+    code = (
+        "import sys\n"
+        "from flowdev import Definitions, asset\n"
+        "from flowdev.project import load_definitions\n"
+        "@asset\n"
+        "def a(): return 1\n"
+        "Definitions(assets=[a]).asset_graph.keys\n"
+        "print(sorted({'typing', 'dataclasses', 'tomllib', 'traceback'} & set(sys.modules)))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+
+    assert output.strip() == "[]"
 
 
 def test_a_built_record_equals_and_hashes_like_a_constructed_one() -> None:
@@ -57,16 +136,17 @@ def test_a_built_record_equals_and_hashes_like_a_constructed_one() -> None:
     assert built == constructed
     assert repr(built) == repr(constructed)
     assert pickle.loads(pickle.dumps(built)) == constructed
-    assert dataclasses.replace(built, group_name="other").group_name == "other"
+    assert replace(built, group_name="other").group_name == "other"
 
 
 def test_building_refuses_a_class_without_slots() -> None:
-    @dataclasses.dataclass(frozen=True)
     class Plain:
         value: int
 
     with pytest.raises(TypeError, match="slots"):
         building(Plain)
+    with pytest.raises(TypeError, match="slots"):
+        record(Plain)
 
 
 def test_equal_keys_are_one_object_however_they_are_made() -> None:

@@ -110,17 +110,24 @@ class AssetGraph:
         cls,
         parents: dict[AssetKey, tuple[AssetKey, ...]],
         node_of: Callable[[AssetKey], AssetNode],
+        *,
+        acyclic: bool = False,
     ) -> AssetGraph:
         """A graph of the keys of ``parents`` (kept as given, not copied), each linked to
-        its parents; ``node_of(key)`` makes a key's node when one is first asked for."""
+        its parents; ``node_of(key)`` makes a key's node when one is first asked for.
+
+        ``acyclic=True`` says the caller has seen every parent either come before its
+        child in ``parents`` or have no parents itself, which proves there is no cycle.
+        """
         graph = cls.__new__(cls)
-        graph._setup(parents, node_of)
+        graph._setup(parents, node_of, acyclic)
         return graph
 
     def _setup(
         self,
         parents: dict[AssetKey, tuple[AssetKey, ...]],
         node_of: Callable[[AssetKey], AssetNode],
+        acyclic: bool = False,
     ) -> None:
         self._parents = parents
         self._node_of = node_of
@@ -128,7 +135,7 @@ class AssetGraph:
         self._children: dict[AssetKey, list[AssetKey]] | None = None
         self._order: tuple[AssetKey, ...] | None = None
         self._by_string: dict[str, AssetKey] | None = None
-        if not self._in_given_order():
+        if not acyclic and not self._in_given_order():
             self._order = self._toposort()  # raises on a cycle or an unknown parent
 
     def _in_given_order(self) -> bool:

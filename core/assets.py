@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 DEFAULT_GROUP = "default"
 DEFAULT_IO_MANAGER_KEY = "io_manager"
+DEFAULT_IO_MANAGER_KEYS = (DEFAULT_IO_MANAGER_KEY,)  # the io_manager_keys of most definitions
 
 
 def _tuple_of_strings(value: Iterable[str] | None) -> tuple[str, ...]:
@@ -296,7 +297,9 @@ class AssetsDefinition:
         "can_subset",
         "check_specs",
         "op_tags",
-        # (make, *arguments) while fields are still to be made (see `new_assets_def`).
+        # While fields are still to be made: ``_make(self, _pending)`` returns them by
+        # name (see `new_assets_def`).
+        "_make",
         "_pending",
     )
     fn: Callable[..., Any]
@@ -317,13 +320,14 @@ class AssetsDefinition:
     can_subset: bool
     check_specs: tuple[Any, ...]
     op_tags: Mapping[str, str]
-    _pending: tuple[Any, ...]
+    _make: Callable[[AssetsDefinition, Any], dict[str, Any]]
+    _pending: Any
 
     def __getattr__(self, name: str) -> Any:
         # Reached only for a slot that is not set: a field still to be made.
         if name in _MADE_LATER:
-            make, *arguments = object.__getattribute__(self, "_pending")
-            for field, value in make(self, *arguments).items():
+            made = object.__getattribute__(self, "_make")(self, self._pending)
+            for field, value in made.items():
                 object.__setattr__(self, field, value)
             return object.__getattribute__(self, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -419,7 +423,8 @@ def new_assets_def(
     keys: tuple[AssetKey, ...],
     parents: tuple[tuple[AssetKey, ...], ...],
     specs: tuple[AssetSpec, ...] | None,
-    pending: tuple[Any, ...] | None,
+    make: Callable[[AssetsDefinition, Any], dict[str, Any]] | None,
+    pending: Any,
     output_names: tuple[str, ...],
     io_manager_keys: tuple[str, ...],
     input_keys: Mapping[str, AssetKey] | None,
@@ -439,8 +444,8 @@ def new_assets_def(
     like `new_spec`.
 
     ``parents`` holds each key's dependencies, in the order of ``keys``. ``specs`` and
-    ``input_keys`` may be None, to be made when one is first read: ``pending`` is then
-    ``(make, *arguments)``, and ``make(assets_def, *arguments)`` returns them by name.
+    ``input_keys`` may be None, to be made when one is first read: then
+    ``make(assets_def, pending)`` returns them by name.
     Most of a load never reads them, and a run's worker reads them only for the assets
     it runs.
     """
@@ -453,7 +458,8 @@ def new_assets_def(
         assets_def.specs = specs
     if input_keys is not None:
         assets_def.input_keys = input_keys
-    if pending is not None:
+    if make is not None:
+        assets_def._make = make
         assets_def._pending = pending
     assets_def.output_names = output_names
     assets_def.io_manager_keys = io_manager_keys

@@ -24,6 +24,7 @@ from functools import partial
 
 from flowdev.assets import (
     DEFAULT_IO_MANAGER_KEY,
+    DEFAULT_IO_MANAGER_KEYS,
     AssetsDefinition,
     AssetSpec,
     new_assets_def,
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from flowdev.policies import FreshnessPolicy, RetryPolicy
 
 _CONTEXT_TYPE_NAMES = {"AssetExecutionContext", "OpExecutionContext", "AssetCheckExecutionContext"}
-_DEFAULT_IO_MANAGER_KEYS = (DEFAULT_IO_MANAGER_KEY,)
 _RESULT = ("result",)
 _NO_KEYS: frozenset[str] = frozenset()
 
@@ -165,8 +165,7 @@ def _build(
     op_name: str,
     keys: tuple[AssetKey, ...],
     parents: tuple[tuple[AssetKey, ...], ...],
-    specs: tuple[AssetSpec, ...] | None,
-    pending: tuple[Any, ...] | None,
+    specs: tuple[AssetSpec, ...],
     output_names: tuple[str, ...],
     io_manager_keys: tuple[str, ...],
     required_resource_keys: Iterable[str] | None,
@@ -192,7 +191,8 @@ def _build(
         keys,
         parents,
         specs,
-        pending,
+        None,  # nothing made later: a multi-asset's specs are made by the decorator
+        None,
         output_names,
         io_manager_keys,
         inputs,
@@ -348,12 +348,9 @@ def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsD
         resources: Mapping[str, str] = _EMPTY
         input_managers: Mapping[str, str] = _EMPTY
         config = None
-        spec_deps: tuple[AssetDep, ...] | None = None
     else:
         context, inputs, resources, input_managers, config = _roles(fn, ins, "@asset", asset_key)
-        # Two ins may name one upstream: `to_deps` keeps one dependency each.
-        spec_deps = to_deps([*inputs.values(), *deps] if deps else inputs.values())
-        parents = tuple(d.asset for d in spec_deps)
+        parents = tuple(dep.asset for dep in _spec_deps(inputs, deps))
     if metadata or tags or owners or kinds:
         _check_spec_arguments(asset_key, metadata, tags, owners, kinds)
     if check_specs:
@@ -366,10 +363,11 @@ def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsD
         path[0] if len(path) == 1 else "__".join(path),  # op name
         (asset_key,),
         (parents,),
-        None,  # specs: made on first read, by `_made_later`
-        (_made_later, options, spec_deps, inputs is None),
+        None,  # specs: made on first read
+        _made_later if inputs is None else _spec_made_later,
+        options,
         _RESULT,  # output names
-        (io_manager_key,) if io_manager_key else _DEFAULT_IO_MANAGER_KEYS,
+        (io_manager_key,) if io_manager_key else DEFAULT_IO_MANAGER_KEYS,
         inputs,
         input_managers,
         context,
@@ -386,23 +384,43 @@ def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsD
     )
 
 
-def _made_later(
-    assets_def: AssetsDefinition,
-    options: tuple[Any, ...],
-    deps: tuple[AssetDep, ...] | None,
-    plain: bool,
-) -> dict[str, Any]:
-    """The fields of an `@asset` that wait for their first read: its spec, from the
-    decorator's ``options`` (see `asset`), and for a ``plain`` function (every parameter
-    an upstream asset) the mapping of parameters to keys."""
+def _spec_deps(inputs: Mapping[str, AssetKey], deps: Iterable[Any] | None) -> tuple[AssetDep, ...]:
+    # Two ins may name one upstream: `to_deps` keeps one dependency each.
+    return to_deps([*inputs.values(), *deps] if deps else inputs.values())
+
+
+def _spec_made_later(assets_def: AssetsDefinition, options: tuple[Any, ...]) -> dict[str, Any]:
+    """The spec of an `@asset`, made on first read from the decorator's ``options``."""
+    return {
+        "specs": (_asset_spec(assets_def, options, _spec_deps(assets_def.input_keys, options[4])),)
+    }
+
+
+def _made_later(assets_def: AssetsDefinition, options: tuple[Any, ...]) -> dict[str, Any]:
+    """The spec of a plain `@asset` (every parameter the upstream asset of its name) and
+    its mapping of parameters to keys, made on first read."""
+    (parents,) = assets_def.parents
+    code = assets_def.fn.__code__
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    if assets_def.context_param is not None:
+        names = names[1:]
+    return {
+        "specs": (_asset_spec(assets_def, options, tuple(map(dep_on, parents))),),
+        "input_keys": dict(zip(names, parents, strict=True)),
+    }
+
+
+def _asset_spec(
+    assets_def: AssetsDefinition, options: tuple[Any, ...], deps: tuple[AssetDep, ...]
+) -> AssetSpec:
+    """The spec an `@asset` with ``options`` (laid out as `asset` makes them) declares."""
     metadata, tags, description = options[5:8]
     group_name, code_version, freshness_policy = options[11:14]
     owners, kinds = options[15:17]
     automation_condition, output_required = options[19:21]
-    (parents,) = assets_def.parents
-    spec = new_spec(
+    return new_spec(
         assets_def.keys[0],
-        tuple(map(dep_on, parents)) if deps is None else deps,
+        deps,
         description_of(assets_def.fn, description),
         dict(metadata) if metadata else {},
         not output_required,  # skippable
@@ -414,13 +432,6 @@ def _made_later(
         dict(tags) if tags else {},
         frozenset(kinds) if kinds else frozenset(),
     )
-    if not plain:
-        return {"specs": (spec,)}
-    code = assets_def.fn.__code__
-    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    if assets_def.context_param is not None:
-        names = names[1:]
-    return {"specs": (spec,), "input_keys": dict(zip(names, parents, strict=True))}
 
 
 def _check_spec_arguments(key: AssetKey, metadata: Any, tags: Any, owners: Any, kinds: Any) -> None:
@@ -519,7 +530,6 @@ def multi_asset(
             tuple(spec.key for spec in final_specs),
             tuple(spec.dep_keys for spec in final_specs),
             tuple(final_specs),
-            None,  # nothing pending: a multi-asset's specs are made here
             output_names,
             io_keys,
             required_resource_keys,

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 
 _VALID_PART = re.compile(r"[A-Za-z0-9_.\-]+")
 _INTERNED: dict[tuple[str, ...], AssetKey] = {}
-_VALIDATED: set[AssetKey] = set()
 
 
 @record
@@ -29,21 +28,24 @@ class AssetKey:
     tenth of it. Pickling and copying go through the constructor, so they intern too.
     """
 
-    __slots__ = ("path",)
+    __slots__ = ("path", "_valid")
     path: tuple[str, ...]
+    _valid: bool | None  # whether `is_valid_key`; None until it is first asked
 
     def __new__(cls, path: str | Sequence[str]) -> AssetKey:
         if path.__class__ is str:
-            parts: tuple[str, ...] = (path,)
-        else:
-            parts = tuple(path)
-            if not parts or not all(isinstance(p, str) for p in parts):
-                raise InvalidKeyError(f"an asset key needs one or more string parts, got {path!r}")
+            return _KEYS_BY_NAME[path]
+        parts = tuple(path)
+        if not parts or not all(isinstance(p, str) for p in parts):
+            raise InvalidKeyError(f"an asset key needs one or more string parts, got {path!r}")
+        if len(parts) == 1:
+            return _KEYS_BY_NAME[parts[0]]
         key = _INTERNED.get(parts)
         if key is not None:
             return key
         made = object.__new__(_BuildingKey)
         made.path = parts
+        made._valid = None
         made.__class__ = cls
         # setdefault: two threads making the same new key still end up with one object.
         return _INTERNED.setdefault(parts, made)
@@ -92,13 +94,18 @@ _BuildingKey = building(AssetKey)
 
 
 class _KeysByName(dict[str, AssetKey]):
-    """The one-part keys by name. A miss makes the key, so a hit is one C call: the load
-    path looks up a key for every asset and every parameter."""
+    """The one-part keys, by name (the other keys are interned in `_INTERNED`). A miss
+    makes the key, so a hit is one C call: a load looks up a key for every asset and
+    every parameter."""
 
     def __missing__(self, name: str) -> AssetKey:
-        key = AssetKey(name)
-        self[name] = key
-        return key
+        made = object.__new__(_BuildingKey)
+        made.path = (name,)
+        # Most names are ASCII identifiers, which are valid: the C checks settle them.
+        made._valid = (name.isascii() and name.isidentifier()) or None
+        made.__class__ = AssetKey
+        # setdefault: two threads making the same new key still end up with one object.
+        return self.setdefault(name, made)
 
 
 _KEYS_BY_NAME = _KeysByName()
@@ -130,17 +137,17 @@ def to_asset_key(value: Any) -> AssetKey:
 
 def is_valid_key(key: AssetKey) -> bool:
     """Whether every part of ``key`` can be selected, stored and shown safely (see
-    `validate_key`); remembered per key, since a load asks once per asset."""
-    if key in _VALIDATED:
-        return True
-    for part in key.path:
-        # An ASCII identifier (most parts) is valid; the C checks spare the regex.
-        if not (part.isascii() and part.isidentifier()) and (
-            not _VALID_PART.fullmatch(part) or part in (".", "..")
-        ):
-            return False
-    _VALIDATED.add(key)
-    return True
+    `validate_key`); remembered on the key, since a load asks once per asset."""
+    valid = key._valid
+    if valid is None:
+        valid = all(
+            # An ASCII identifier (most parts) is valid; the C checks spare the regex.
+            (part.isascii() and part.isidentifier())
+            or (_VALID_PART.fullmatch(part) is not None and part not in (".", ".."))
+            for part in key.path
+        )
+        object.__setattr__(key, "_valid", valid)
+    return valid
 
 
 def validate_key(key: AssetKey, where: str) -> None:

@@ -1,14 +1,15 @@
 """Benchmark: building definitions, `import flowdev`, and a cold `flowdev check`.
 
-Run: ``python bench/bench_definitions.py [--repeat 7] [--sizes 100,1000,10000]``
+Run: ``python bench/bench_definitions.py [--repeat 11] [--sizes 100,1000,10000]``
 
-Every figure is the median wall time of whole processes, measured side by side in
-one run with its floor:
+Every figure is the median wall time of whole processes, measured side by side with
+its floor (interleaved, round by round):
 
 - import: ``python -c "import flowdev"`` against ``python -c "pass"``;
-- build: flowdev loading a synthetic project (`load_definitions`: import, decorators,
-  `Definitions` validation, graph construction) against importing the same modules
-  with the decorators removed by a bare ``python``;
+- build: flowdev loading a synthetic project as its loader child and run workers do
+  (`load_definitions` of a `Project`: import, decorators, `Definitions` validation,
+  graph construction) against importing the same modules with the decorators removed
+  by a bare ``python``;
 - check: ``flowdev check`` as a whole process (the target is absolute).
 """
 
@@ -29,21 +30,28 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synth import generate
 
 
-def timed(command: list[str], cwd: Path, repeat: int) -> float:
-    """Median seconds of ``command`` over ``repeat`` runs (after one warm-up)."""
-    env = {**os.environ, "PYTHONPATH": str(cwd)}
-    subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+def timed(commands: dict[str, tuple[list[str], Path]], repeat: int) -> dict[str, float]:
+    """Median seconds of each ``(command, cwd)`` over ``repeat`` rounds, after a warm-up.
+
+    Each round runs every command once, in turn, and the next round in the reverse
+    order: a figure and its floor share the machine's slow and fast moments (this VM's
+    timings drift by 10-20% over seconds), and neither always runs first.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(repeat + 1):
+        order = list(commands.items())
+        for name, (command, cwd) in order if round_ % 2 else reversed(order):
+            env = {**os.environ, "PYTHONPATH": str(cwd)}
+            started = time.perf_counter()
+            subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
+            if round_:  # the first round warms the page cache
+                samples[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=11)
     parser.add_argument("--sizes", default="100,1000,10000")
     args = parser.parse_args()
     python = sys.executable
@@ -56,8 +64,14 @@ def main() -> None:
     compileall.compile_dir(Path(flowdev.__file__).parent, quiet=1)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, median of {args.repeat}")
 
-    bare = timed([python, "-c", "pass"], work, args.repeat)
-    imported = timed([python, "-c", "import flowdev"], work, args.repeat)
+    figures = timed(
+        {
+            "bare": ([python, "-c", "pass"], work),
+            "import": ([python, "-c", "import flowdev"], work),
+        },
+        args.repeat,
+    )
+    bare, imported = figures["bare"], figures["import"]
     print(
         f"\nimport flowdev: {imported * 1000:.0f} ms  (bare python {bare * 1000:.0f} ms; "
         f"flowdev adds {(imported - bare) * 1000:.0f} ms; target < 100 ms)"
@@ -70,8 +84,6 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         floor_dir = generate(work, size, floor=True)
         real_dir = generate(work, size)
-        floor_import = f"import {floor_dir.name}.definitions"
-        floor = timed([python, "-c", floor_import], floor_dir, args.repeat)
         # How flowdev's loader child and a run's worker load a project: they are handed
         # the project's root and module (the parent read pyproject.toml).
         load = (
@@ -79,8 +91,16 @@ def main() -> None:
             f"load_definitions(Project(root=Path('.').resolve(), "
             f"module='{real_dir.name}.definitions'))"
         )
-        build = timed([python, "-c", load], real_dir, args.repeat)
-        check = timed([flowdev_bin, "check", "-p", str(real_dir)], real_dir, args.repeat)
+        figures = timed(
+            {
+                "floor": ([python, "-c", f"import {floor_dir.name}.definitions"], floor_dir),
+                "build": ([python, "-c", load], real_dir),
+            },
+            args.repeat,
+        )
+        floor, build = figures["floor"], figures["build"]
+        check_command = [flowdev_bin, "check", "-p", str(real_dir)]
+        check = timed({"check": (check_command, real_dir)}, args.repeat)["check"]
         print(
             f"{size:>7} {floor * 1000:>7.0f}ms {build * 1000:>7.0f}ms {build / floor:>5.2f}x"
             f"{'':34}{check * 1000:>6.0f}ms"

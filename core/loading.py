@@ -65,8 +65,8 @@ def load_assets_from_modules(
     referenced = {
         k
         for item in loaded
-        for spec in (item.specs if isinstance(item, AssetsDefinition) else (item,))
-        for k in spec.dep_keys
+        for parents in (item.parents if isinstance(item, AssetsDefinition) else (item.dep_keys,))
+        for k in parents
     }
     key_map: dict[AssetKey, AssetKey] = {}
     if prefix:

@@ -288,9 +288,64 @@ def asset(
         automation_condition,
         output_required,
     )
+    # Most assets only describe themselves (group, description, metadata, ...): their
+    # decorator takes the short path.
+    decorate = (
+        _decorate_plain
+        if name is None
+        and key_prefix is None
+        and key is None
+        and not ins
+        and options[4] is None  # deps
+        and required_resource_keys is None
+        and resource_defs is None
+        and io_manager_key is None
+        and not check_specs
+        and not op_tags
+        else _decorate_asset
+    )
     if compute_fn is not None:
-        return _decorate_asset(options, compute_fn)
-    return partial(_decorate_asset, options)
+        return decorate(options, compute_fn)
+    return partial(decorate, options)
+
+
+def _decorate_plain(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsDefinition:
+    """`_decorate_asset` for an `@asset` whose options leave its key, inputs and
+    resources to the function, and whose parameters carry no annotations: each one (after
+    a leading ``context``) is the upstream asset of its name. Once per asset per load."""
+    annotations = fn.__annotations__
+    if annotations and not (len(annotations) == 1 and "return" in annotations):
+        return _decorate_asset(options, fn)  # a resource, config or context parameter
+    if options[5] or options[6] or options[15] or options[16]:
+        _check_spec_arguments(named_key(fn.__name__), *options[5:7], *options[15:17])
+    code = fn.__code__
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    context = None
+    if names and names[0] == "context":
+        context, names = "context", names[1:]
+    name = fn.__name__
+    return new_assets_def(
+        fn,
+        name,  # op name
+        (named_key(name),),
+        (tuple(map(named_key, names)),),
+        None,  # specs and input keys: made on first read
+        _made_later,
+        options,
+        _RESULT,  # output names
+        DEFAULT_IO_MANAGER_KEYS,
+        None,
+        _EMPTY,  # input managers
+        context,
+        _EMPTY,  # resource parameters
+        None,  # config parameter
+        _NO_KEYS,  # required resource keys
+        _EMPTY,  # resource definitions
+        options[14],  # retry policy
+        False,  # can_subset
+        (),  # check specs
+        _EMPTY,  # op tags
+    )
 
 
 def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsDefinition:

@@ -184,3 +184,23 @@ def test_a_shared_dep_is_the_same_as_a_new_one() -> None:
 
     assert dep_on(key) == AssetDep(key)
     assert dep_on(key) is dep_on(AssetKey("orders"))
+
+
+@pytest.mark.parametrize("with_context", [False, True])
+def test_the_short_decorator_path_makes_what_the_general_one_makes(with_context: bool) -> None:
+    from flowdev.decorators import _decorate_asset, _decorate_plain
+
+    def orders(raw, zones):  # type: ignore[no-untyped-def]
+        """Orders."""
+
+    def orders_with_context(context, raw, zones):  # type: ignore[no-untyped-def]
+        """Orders."""
+
+    fn = orders_with_context if with_context else orders
+    options = asset(group_name="g", metadata={"rows": 1}, owners=["ada"]).args[0]
+
+    short, general = _decorate_plain(options, fn), _decorate_asset(options, fn)
+
+    assert short == general
+    assert short.input_keys == {"raw": AssetKey("raw"), "zones": AssetKey("zones")}
+    assert short.context_param == ("context" if with_context else None)

@@ -4,18 +4,44 @@ The hash covers the function's AST with its decorators and docstring removed, so
 editing the body changes it and editing a comment, the layout or the docstring does
 not. Each source file is parsed once per process and all its functions hashed then,
 which is much cheaper than `inspect.getsource` per function.
+
+Parsing and dumping the AST costs about 30 ms per 500 functions, paid by every load
+that builds a snapshot and by every run. With `use_cache_dir`, the versions of a file
+are also kept on disk under the digest of its content, so a load reparses only the
+files that changed since any earlier load (10,000 assets: 0.6 s -> 10 ms).
 """
 
 from __future__ import annotations
 
 import linecache
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import os
+import sys
+from contextlib import suppress
 
+# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ast
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+    from typing import Any
 
 _versions_by_file: dict[str, dict[int, str]] = {}
+_cache_dir: str | None = None
+
+# Part of every cache entry's name: a new hashing scheme, or a Python whose AST dumps
+# differently, must not read an old entry.
+_SCHEME = "1"
+# Entries beyond this many are pruned, oldest first (each is a few KB).
+_MAX_ENTRIES = 2000
+
+
+def use_cache_dir(directory: str | os.PathLike[str] | None) -> None:
+    """Keep computed versions under ``directory`` (created when first written), or in
+    memory only when None. The loader's child and run workers point this at the
+    instance's cache."""
+    global _cache_dir
+    _cache_dir = None if directory is None else os.fspath(directory)
 
 
 def function_code_version(fn: Callable[..., Any]) -> str:
@@ -25,7 +51,7 @@ def function_code_version(fn: Callable[..., Any]) -> str:
         return _hash(repr(fn))
     by_line = _versions_by_file.get(code.co_filename)
     if by_line is None:
-        by_line = _versions_by_file[code.co_filename] = _hash_functions_in(code.co_filename)
+        by_line = _versions_by_file[code.co_filename] = _versions_in(code.co_filename)
     version = by_line.get(code.co_firstlineno)
     if version is None:
         # Source unavailable (exec'd or generated code): fall back to the bytecode.
@@ -39,23 +65,85 @@ def forget_file(filename: str) -> None:
     linecache.checkcache(filename)
 
 
-def _hash_functions_in(filename: str) -> dict[int, str]:
-    import ast  # only when a version is asked for: a load that needs none skips it
-
+def _versions_in(filename: str) -> dict[int, str]:
     source = "".join(linecache.getlines(filename))
     if not source:
         return {}
+    if _cache_dir is None:
+        return _hash_functions_in(source, filename)
+    python = f"py{sys.version_info.major}{sys.version_info.minor}"
+    entry = os.path.join(_cache_dir, f"{_SCHEME}-{python}-{_hash(source, length=40)}.json")
+    cached = _read_entry(entry)
+    if cached is not None:
+        return cached
+    versions = _hash_functions_in(source, filename)
+    _write_entry(entry, versions)
+    return versions
+
+
+def _read_entry(path: str) -> dict[int, str] | None:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            stored = json.load(file)
+        return {int(line): str(version) for line, version in stored.items()}
+    except (OSError, ValueError, AttributeError):
+        return None  # absent, or unreadable: computed again and rewritten
+
+
+def _write_entry(path: str, versions: dict[int, str]) -> None:
+    import json
+
+    directory = os.path.dirname(path)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump(versions, file)
+        os.replace(temporary, path)  # readers see the whole entry or none
+        _prune(directory)
+    except OSError:
+        # A read-only or full disk only costs the next load a parse.
+        with suppress(OSError):
+            os.unlink(temporary)
+
+
+def _prune(directory: str) -> None:
+    entries = [entry for entry in os.scandir(directory) if entry.name.endswith(".json")]
+    if len(entries) <= _MAX_ENTRIES:
+        return
+    entries.sort(key=lambda entry: entry.stat().st_mtime)
+    for entry in entries[: len(entries) - _MAX_ENTRIES]:
+        with suppress(OSError):
+            os.unlink(entry.path)
+
+
+def _hash_functions_in(source: str, filename: str) -> dict[int, str]:
+    import ast  # only when a version is asked for: a load that needs none skips it
+
     try:
         tree = ast.parse(source, filename)
     except SyntaxError:
         return {}
     versions: dict[int, str] = {}
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             # co_firstlineno is the first decorator's line when there are decorators.
             first_line = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             versions[first_line] = _hash(ast.dump(_normalised(node)))
     return versions
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every statement in ``body`` and in the blocks nested in it, at any depth: a
+    ``def`` is always a statement, so the expressions (most of a tree) are skipped."""
+    for node in body:
+        yield node
+        for block in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, block, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
 
 
 def _normalised(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
@@ -76,7 +164,12 @@ def _normalised(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
     return clone
 
 
-def _hash(text: str) -> str:
+def _hash(text: str, length: int = 12) -> str:
     import hashlib
 
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def cache_dir_of(home: Path) -> Path:
+    """Where an instance keeps code versions (see `use_cache_dir`)."""
+    return home / "cache" / "code_versions"

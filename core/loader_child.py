@@ -88,9 +88,11 @@ def load_here(
 
     Only the loader's child calls this: it imports user code.
     """
+    from flowdev.code_version import cache_dir_of, use_cache_dir
     from flowdev.project import definitions_in, find_definitions, import_definitions_module
     from flowdev.snapshot import build_snapshot
 
+    use_cache_dir(cache_dir_of(project.home))
     before = set(sys.modules)
     _forget_bytecode(changed_files)
     started = time.perf_counter()

@@ -203,6 +203,7 @@ def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
 def _execute(
     storage: Storage, run: RunRecord, writer: _EventWriter
 ) -> tuple[RunStatus, str | None]:
+    from flowdev.code_version import cache_dir_of, use_cache_dir
     from flowdev.errors import FlowdevError
     from flowdev.execution import InProcessExecutor, RunResources
     from flowdev.io import FilesystemIOManager
@@ -217,6 +218,7 @@ def _execute(
         module=run.project.get("module"),
         file=Path(run.project["file"]) if run.project.get("file") else None,
     )
+    use_cache_dir(cache_dir_of(storage.home))
     try:
         defs = load_definitions(project)
         graph = defs.asset_graph

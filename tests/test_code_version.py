@@ -1,13 +1,16 @@
 """Automatic code versions: a hash of the function's source that ignores comments, layout
 and the docstring, and changes with the body."""
 
-from collections.abc import Callable
+import json
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from flowdev.code_version import forget_file, function_code_version
+from flowdev import code_version
+from flowdev.code_version import forget_file, function_code_version, use_cache_dir
 
 SOURCE = '''
 import flowdev as dg
@@ -137,3 +140,124 @@ def test_the_materialization_records_the_code_version(
     (pinned_event,) = result.asset_materializations_for("pinned")
     assert orders_event.data["code_version"] == module.orders.code_version_of(module.orders.key)
     assert pinned_event.data["code_version"] == "pinned-1"
+
+
+NESTED = """
+import flowdev as dg
+
+
+def factory(name):
+    if name:
+        @dg.asset(name=name)
+        def made() -> int:
+            return 1
+
+        return made
+    try:
+        pass
+    except ValueError:
+        def rescued() -> int:
+            return 2
+
+
+class Holder:
+    def method(self) -> int:
+        return 3
+"""
+
+
+def test_functions_nested_in_blocks_get_versions_too(
+    import_source: Callable[..., ModuleType],
+) -> None:
+    module = import_source(NESTED, "nested_assets.py")
+    forget_file(module.__file__)
+
+    made = module.factory("made_here")
+
+    version = made.code_version_of(made.key)
+    assert len(version) == 12
+    assert version != function_code_version(module.Holder.method)
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Iterator[Path]:
+    directory = tmp_path / "cache"
+    use_cache_dir(directory)
+    yield directory
+    use_cache_dir(None)
+
+
+def test_versions_are_kept_on_disk_by_file_content(
+    import_source: Callable[..., ModuleType], cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = import_source(SOURCE, "cached_assets.py")
+    forget_file(module.__file__)
+    uncached = function_code_version(module.orders.fn)
+    forget_file(module.__file__)
+
+    use_cache_dir(cache_dir)
+    first = function_code_version(module.orders.fn)
+    (entry,) = cache_dir.iterdir()
+    forget_file(module.__file__)
+
+    def no_parsing(*args: object) -> dict[int, str]:
+        raise AssertionError("the file was parsed again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(code_version, "_hash_functions_in", no_parsing)
+        again = function_code_version(module.orders.fn)
+
+    assert first == again == uncached
+    assert entry.name.endswith(".json")
+
+
+def test_an_edited_file_is_hashed_again_and_kept_beside_the_old_entry(
+    version_after: Callable[..., dict[str, str]], cache_dir: Path
+) -> None:
+    before = version_after(SOURCE)
+    after = version_after(SOURCE.replace("a > 0", "a >= 0"))
+
+    assert before["orders"] != after["orders"]
+    assert before["customers"] == after["customers"]
+    assert len(list(cache_dir.iterdir())) == 2
+
+
+def test_a_damaged_entry_is_computed_again_and_replaced(
+    version_after: Callable[..., dict[str, str]], cache_dir: Path
+) -> None:
+    good = version_after(SOURCE)
+    (entry,) = cache_dir.iterdir()
+    entry.write_text('{"4": ')  # a torn write from some other tool
+
+    assert version_after(SOURCE) == good
+    assert json.loads(entry.read_text())
+
+
+def test_an_unwritable_cache_only_costs_a_parse(
+    version_after: Callable[..., dict[str, str]], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    use_cache_dir(blocker / "cache")
+    try:
+        versions = version_after(SOURCE)
+    finally:
+        use_cache_dir(None)
+
+    assert len(versions["orders"]) == 12
+
+
+def test_old_entries_are_pruned(
+    import_source: Callable[..., ModuleType], cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(code_version, "_MAX_ENTRIES", 2)
+    written = []
+    for number in range(4):
+        before = set(cache_dir.iterdir()) if cache_dir.exists() else set()
+        module = import_source(f"def f():\n    return {number}\n", f"pruned_{number}.py")
+        function_code_version(module.f)
+        (new_entry,) = set(cache_dir.iterdir()) - before
+        os.utime(new_entry, (1_000 + number, 1_000 + number))  # written in this order
+        written.append(new_entry)
+
+    assert set(cache_dir.iterdir()) == set(written[-2:])

@@ -151,6 +151,8 @@ class FlowdevApp(App[None]):
                 self._reloaded(Reloaded(loaded, (), loaded.load_seconds * 1000))
             return
         async for outcome in watch_project(self.project, reload=self._reload_requested):
+            if not self.is_running:
+                return  # closing: the widgets are being removed
             if isinstance(outcome, Reloaded):
                 self._reloaded(outcome)
             else:
@@ -219,6 +221,8 @@ class FlowdevApp(App[None]):
         self._update_header()
 
     def _update_header(self) -> None:
+        if not self.is_running:
+            return  # a timer tick while the app closes, its widgets already gone
         parts = [f"[b]{self.project.name}[/b]"]
         if self.snapshot is not None:
             count = sum(1 for a in self.snapshot.assets if not a.is_external)
@@ -262,6 +266,8 @@ class FlowdevApp(App[None]):
             poller.close()
 
     def _apply_poll(self, result: PollResult) -> None:
+        if not self.is_running:
+            return  # delivered from the poller's thread while the app closes
         if result.statuses is not None:
             self.statuses = result.statuses
             by_name = {key: status.status.value for key, status in result.statuses.items()}

@@ -231,6 +231,17 @@ def test_help_screen(sample_project, snap_compare) -> None:
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
+def test_list_view(sample_project, snap_compare) -> None:
+    app = make_app(sample_project)
+
+    async def run_before(pilot) -> None:
+        await app.feed(pilot)
+        await pilot.press("v")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(160, 48), run_before=run_before)
+
+
 def test_small_terminal_80x24(sample_project, snap_compare) -> None:
     app = make_app(sample_project)
     assert snap_compare(app, terminal_size=(80, 24), run_before=app.feed)

@@ -506,8 +506,8 @@ class FlowdevApp(App[None]):
     def _sync_list(self) -> None:
         """Hand the list its data, only while it shows.
 
-        A `DataTable` of 10,000 rows takes a second to fill on the UI thread; a hidden
-        one is filled when the user switches to it.
+        A hidden list would sort and measure every row on each status refresh for
+        nothing; it is filled when the user switches to it.
         """
         if not self._list_shown:
             return

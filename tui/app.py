@@ -16,7 +16,7 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import ClassVar
 
 from flowdev.keys import AssetKey
@@ -50,8 +50,13 @@ class FlowdevApp(App[None]):
     """The flowdev dev environment for one project."""
 
     TITLE = "flowdev"
-    # Absolute, so subclasses defined elsewhere (tests) find it too.
-    CSS_PATH = Path(__file__).parent / "app.tcss"
+    # Absolute, so subclasses defined elsewhere (tests) find them too. A widget cannot
+    # name a stylesheet of its own, so the app loads the widgets' status colours.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        Path(__file__).parent / "app.tcss",
+        Path(__file__).parent / "widgets" / "asset_graph.tcss",
+        Path(__file__).parent / "widgets" / "asset_list.tcss",
+    ]
     COMMANDS = App.COMMANDS | {FlowdevCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "materialize('cursor')", "Materialize", id="app.materialize"),

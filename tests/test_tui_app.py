@@ -349,3 +349,31 @@ async def test_quit_can_cancel_active_runs_and_e_opens_the_failure_line(
         await until(pilot, lambda: not app.is_running, timeout=30)
     with Storage(project.home) as storage:
         assert storage.get_run(run_id).status is RunStatus.CANCELED
+
+
+@pytest.mark.anyio
+async def test_switching_to_the_list_keeps_the_cursor_on_its_asset(project) -> None:
+    app = FlowdevApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        app.graph_view.cursor = AssetKey("zones")  # not the list's first row
+        await pilot.pause()
+        shown: list[AssetKey] = []
+        original = app._show_cursor_asset
+
+        def spy(history: bool = True) -> None:
+            shown.append(app.cursor)
+            original(history)
+
+        app._show_cursor_asset = spy  # type: ignore[method-assign]
+        await pilot.press("v")
+        listing = app.query_one("#list")
+        await until(pilot, lambda: listing.row_count == 13)
+        await pilot.pause()
+        await pilot.pause()
+
+        assert app.cursor == AssetKey("zones")
+        assert listing.key_at(listing.cursor_row) == AssetKey("zones")
+        # The panel never showed another asset, and the list and the graph did not
+        # echo the cursor back and forth (they once did, thousands of times).
+        assert set(shown) <= {AssetKey("zones")} and len(shown) <= 2

@@ -517,11 +517,13 @@ class FlowdevApp(App[None]):
         if not self._list_shown:
             return
         listing = self.query_one(AssetListView)
+        # The cursor first: a list filled without one puts it on its first row and says
+        # so, which would drag the graph's cursor there and back.
+        listing.cursor = self.cursor
         if listing.snapshot is not self.snapshot:
             listing.snapshot = self.snapshot
         listing.statuses = {key: status.status.value for key, status in self.statuses.items()}
         listing.details = self.statuses
-        listing.cursor = self.cursor
 
     def action_toggle_view(self) -> None:
         """Switch between the graph and the sortable list."""

@@ -33,10 +33,6 @@ from flowdev.events import EventKind, RunEvent
 SCHEMA_VERSION = 1
 DB_NAME = "flowdev.db"
 COMPUTE_LOG = "compute.log"
-# A worker commits about 14 WAL pages per asset. At SQLite's default of 1,000 pages a
-# commit checkpoints every ~70 assets, syncing the database file (0.25 ms on a quiet
-# disk, over 1 ms under load); at 4,000 it is every ~280, and the WAL stays under 16 MB.
-RUN_CHECKPOINT_PAGES = 4_000
 
 
 class RunStatus(StrEnum):
@@ -187,14 +183,10 @@ class Storage:
     """One instance directory: open it, then read and write runs and events.
 
     A `Storage` holds one SQLite connection; use one per thread and per process (a
-    connection must never cross a fork). ``checkpoint_pages``: how large the WAL grows
-    before one of this connection's commits copies it into the database (SQLite's 1,000
-    pages when None); see `RUN_CHECKPOINT_PAGES`.
+    connection must never cross a fork).
     """
 
-    def __init__(
-        self, home: str | os.PathLike[str], *, checkpoint_pages: int | None = None
-    ) -> None:
+    def __init__(self, home: str | os.PathLike[str]) -> None:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.db_path = self.home / DB_NAME
@@ -204,16 +196,10 @@ class Storage:
         self._conn.execute("PRAGMA busy_timeout = 30000")
         _migrate(self._conn, self.db_path)
         self._conn.execute("PRAGMA synchronous = NORMAL")
-        if checkpoint_pages is not None:
-            self._conn.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_pages)}")
 
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
-
-    def checkpoint(self) -> None:
-        """Copy the WAL into the database as far as open reads allow, waiting for none."""
-        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def __enter__(self) -> Storage:
         return self

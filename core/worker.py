@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from flowdev.events import EventKind, RunEvent
-from flowdev.storage import ACTIVE_STATUSES, RUN_CHECKPOINT_PAGES, RunRecord, RunStatus, Storage
+from flowdev.storage import ACTIVE_STATUSES, RunRecord, RunStatus, Storage
 
 
 class RunCanceled(BaseException):
@@ -158,7 +158,7 @@ class _EventWriter:
 
 def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
     """Execute run ``run_id`` of the instance at ``home``; returns the exit code."""
-    storage = Storage(home, checkpoint_pages=RUN_CHECKPOINT_PAGES)
+    storage = Storage(home)
     run = storage.get_run(run_id)
     if not storage.update_run(
         run_id,
@@ -197,8 +197,6 @@ def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
 
     with Storage(home) as queue_storage:
         start_queued_runs(queue_storage)
-        # What the run's own commits left in the WAL, once the next runs are on their way.
-        queue_storage.checkpoint()
     return 0 if status is RunStatus.SUCCESS else 1
 
 

@@ -2,6 +2,12 @@
 
 Run: ``python bench/bench_runs.py [--repeat 5] [--sizes 100,1000]``
 
+With ``--compare NAME=DIR ...`` it measures only the per-asset time, alternating the
+worker's code run by run on one project (each NAME's workers run with
+``PYTHONPATH=DIR``, a directory holding a ``flowdev`` package, e.g. from
+``git archive <commit> core``), and prints their paired differences: on this disk, runs
+of the same code swing by a factor of two, and runs next to each other see the same load.
+
 - start latency: `launch_run` returning to the worker's first STEP_START event, against
   the floor of starting a bare ``python -c pass``;
 - per-asset overhead: a run of N trivial assets (each reads its parents through the
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import itertools
 import os
 import shutil
 import statistics
@@ -30,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from flowdev.events import EventKind, RunEvent
 from flowdev.launcher import launch_run, wait_for_run
-from flowdev.project import find_project, load_definitions
+from flowdev.project import Project, find_project, load_definitions
 from flowdev.snapshot import build_snapshot
 from flowdev.storage import RunStatus, Storage
 from synth import generate
@@ -63,20 +70,24 @@ def start_latency(project_dir: Path, repeat: int) -> tuple[float, float]:
     return median_of(samples), median_of(bare)
 
 
+def timed_run(storage: Storage, project: Project, keys: list[str]) -> tuple[float, int]:
+    """One run of ``keys``: seconds per asset (first step start to the last event), and
+    how many steps took over 2 ms from their start to the next step's (stalls)."""
+    run = launch_run(storage, project, keys)
+    ended = wait_for_run(storage, run.run_id, timeout=600)
+    assert ended.status is RunStatus.SUCCESS, ended.error
+    events = storage.events_after(0, run_id=run.run_id)
+    starts = [e.timestamp for e in events if e.kind is EventKind.STEP_START]
+    stalls = sum(later - earlier > 0.002 for earlier, later in itertools.pairwise(starts))
+    return (events[-1].timestamp - starts[0]) / len(keys), stalls
+
+
 def run_overhead(project_dir: Path, count: int, repeat: int) -> tuple[float, float]:
     """Seconds per asset in a worker, and in a plain loop calling the same functions."""
     project = find_project(project_dir)
     keys = [f"a{i}" for i in range(count)]
-    per_asset = []
     with Storage(project.home) as storage:
-        for _ in range(repeat):
-            run = launch_run(storage, project, keys)
-            ended = wait_for_run(storage, run.run_id, timeout=600)
-            assert ended.status is RunStatus.SUCCESS, ended.error
-            events = storage.events_after(0, run_id=run.run_id)
-            start = next(e.timestamp for e in events if e.kind is EventKind.STEP_START)
-            end = events[-1].timestamp
-            per_asset.append((end - start) / count)
+        per_asset = [timed_run(storage, project, keys)[0] for _ in range(repeat)]
     defs = load_definitions(project)
     plain = []
     for _ in range(repeat):
@@ -88,6 +99,39 @@ def run_overhead(project_dir: Path, count: int, repeat: int) -> tuple[float, flo
             values[key.to_user_string()] = assets_def.fn(**kwargs)
         plain.append((time.perf_counter() - began) / count)
     return median_of(per_asset), median_of(plain)
+
+
+def compare_workers(project_dir: Path, count: int, rounds: int, code: dict[str, str]) -> None:
+    """Print per-asset time and stalls for each worker code, runs alternating in order."""
+    project = find_project(project_dir)
+    keys = [f"a{i}" for i in range(count)]
+    names = list(code)
+    samples: dict[str, list[tuple[float, int]]] = {name: [] for name in names}
+    with Storage(project.home) as storage:
+        for number in range(rounds):
+            for name in names if number % 2 == 0 else reversed(names):
+                os.environ["PYTHONPATH"] = code[name]  # the worker inherits it
+                samples[name].append(timed_run(storage, project, keys))
+    os.environ.pop("PYTHONPATH", None)
+    first = names[0]
+    for name in names:
+        per_asset = [seconds * 1000 for seconds, _ in samples[name]]
+        line = (
+            f"{count:>6} assets, {name}: {median_of(per_asset):.3f} ms per asset "
+            f"({min(per_asset):.3f}-{max(per_asset):.3f}), "
+            f"{median_of([stalls for _, stalls in samples[name]]):g} steps over 2 ms"
+        )
+        if name != first:
+            paired = [
+                (mine - theirs) * 1000
+                for (mine, _), (theirs, _) in zip(samples[name], samples[first], strict=True)
+            ]
+            faster = sum(difference < 0 for difference in paired)
+            line += (
+                f"; paired with {first}: median {median_of(paired):+.3f} ms, "
+                f"faster in {faster} of {rounds}"
+            )
+        print(line)
 
 
 def end_to_end(project_dir: Path, repeat: int) -> float:
@@ -167,12 +211,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sizes", default="100,1000")
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="NAME=DIR",
+        help="only the per-asset time, alternating the workers' code (PYTHONPATH=DIR)",
+    )
+    parser.add_argument("--rounds", type=int, default=20, help="runs of each code (--compare)")
     args = parser.parse_args()
     import flowdev
 
     compileall.compile_dir(Path(flowdev.__file__).parent, quiet=1)
     work = Path(tempfile.mkdtemp(prefix="flowdev-bench-runs-"))
     os.environ.pop("FLOWDEV_HOME", None)
+    if args.compare:
+        code = dict(pair.split("=", 1) for pair in args.compare)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {args.rounds} rounds")
+        for size in (int(s) for s in args.sizes.split(",")):
+            compare_workers(generate(work, size), size, args.rounds, code)
+        shutil.rmtree(work, ignore_errors=True)
+        return
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, median of {args.repeat}")
     small = generate(work, 10)
     latency, bare = start_latency(small, args.repeat)

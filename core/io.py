@@ -13,6 +13,12 @@ and temporary names come from the process id and a counter instead of `tempfile`
 random names. During a run, the temporary files themselves are made ahead by a thread
 (`_SpareFiles`): creating a file is the one step of a write whose cost grows with what
 the rest of the machine does to the disk.
+
+A process holds a lock on each temporary file it makes until the file has its final name
+or is removed. A temporary file nobody holds was left by a process that died (SIGKILL
+mid-run), whoever has its pid now, and `remove_abandoned_temp_files` removes it; a run
+calls that once on each directory it writes to. Temporary names hold a ``~``, which
+`safe_path_part` always encodes, so no asset's file is ever taken for one.
 """
 
 from __future__ import annotations
@@ -31,6 +37,11 @@ from typing import TYPE_CHECKING, Any
 from flowdev.errors import ExecutionError
 from flowdev.keys import AssetKey
 from flowdev.resources import ConfigurableResource
+
+try:
+    from fcntl import LOCK_EX, LOCK_NB, flock
+except ImportError:  # Windows: temporary files are neither locked nor cleaned up
+    flock = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     import logging
@@ -102,21 +113,25 @@ def _resolved_dir(absolute_path: str) -> str:
 _temp_numbers = itertools.count()
 _CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _CREATE_NEW |= getattr(os, "O_BINARY", 0)
+# What `_create_temp_file` names its files: ``.<name>~<pid>-<counter>.tmp``.
+_TEMP_NAME = re.compile(r"\..*~[0-9]+-[0-9]+\.tmp")
 
 
 def _create_temp_file(path: str) -> tuple[int, str]:
     """A new temporary file beside ``path`` (same directory, so renaming it is atomic).
 
-    Returns its descriptor, open for writing, and its name. The name is unique within the
-    process (pid and a counter); ``O_EXCL`` steps over a leftover of a crashed process that
-    had the same pid. The directory is created only when it is missing.
+    Returns its descriptor, open for writing and holding the file's lock, and its name.
+    Keep the descriptor open until the file is renamed or removed: closing it releases
+    the lock, and an unlocked temporary file counts as abandoned. The name is unique
+    within the process (pid and a counter); ``O_EXCL`` steps over a leftover of a dead
+    process that had the same pid. The directory is created only when it is missing.
     """
     directory, name = os.path.split(path)
     made_directory = False
     while True:
-        temp_path = os.path.join(directory, f".{name}.{os.getpid()}-{next(_temp_numbers)}.tmp")
+        temp_path = os.path.join(directory, f".{name}~{os.getpid()}-{next(_temp_numbers)}.tmp")
         try:
-            return os.open(temp_path, _CREATE_NEW, 0o600), temp_path
+            fd = os.open(temp_path, _CREATE_NEW, 0o600)
         except FileExistsError:
             continue
         except FileNotFoundError:
@@ -124,6 +139,79 @@ def _create_temp_file(path: str) -> tuple[int, str]:
                 raise
             os.makedirs(directory, exist_ok=True)
             made_directory = True
+            continue
+        if _lock_new_file(fd):
+            return fd, temp_path
+        os.close(fd)  # a cleanup in another process removes it: take the next name
+
+
+def _lock_new_file(fd: int) -> bool:
+    """Lock a file just created; False if a cleanup took it for abandoned meanwhile."""
+    if flock is None:
+        return True
+    try:
+        flock(fd, LOCK_EX | LOCK_NB)
+    except BlockingIOError:
+        return False  # a cleanup holds it, to remove it
+    except OSError:
+        # A filesystem without flock: cleanups there cannot lock the file either, and
+        # keep it.
+        return True
+    # Locked, but a cleanup may have locked and removed it between open and flock.
+    return os.fstat(fd).st_nlink > 0
+
+
+def remove_abandoned_temp_files(directory: str | os.PathLike[str]) -> int:
+    """Remove the temporary files in ``directory`` that no live process holds.
+
+    Returns how many were removed. Every process holds a lock on each temporary file it
+    makes, from just after creating it until it has renamed or removed it, so a file
+    whose lock is free belongs to a process that is gone: killed mid-run, or a machine
+    that lost power, whichever process has its pid now. A file being made while this
+    runs is safe: its maker checks, once it holds the lock, that the file still exists.
+    Only this directory is read, not the ones below it. Where files cannot be locked
+    (Windows), nothing is removed.
+    """
+    if flock is None:
+        return 0
+    removed = 0
+    try:
+        entries = os.scandir(directory)
+    except OSError:
+        return 0  # not made yet, or not readable: nothing of ours to clean
+    with entries:
+        for entry in entries:
+            name = entry.name
+            if not (name.endswith(".tmp") and _TEMP_NAME.fullmatch(name)):
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            removed += _remove_if_abandoned(entry.path)
+    return removed
+
+
+def _remove_if_abandoned(path: str) -> bool:
+    assert flock is not None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False  # renamed into place or removed meanwhile
+    try:
+        try:
+            flock(fd, LOCK_EX | LOCK_NB)
+        except OSError:
+            return False  # held by a live process (or not lockable here): keep it
+        # While this holds the lock, neither its maker nor another cleanup removes it;
+        # one removed before the lock was taken has no links left.
+        if os.fstat(fd).st_nlink == 0:
+            return False
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        return True
+    finally:
+        os.close(fd)
 
 
 class _SpareFiles:
@@ -137,7 +225,9 @@ class _SpareFiles:
     run goes on meanwhile; a write that finds no file ready makes its own. The thread is
     asked for `BATCH` files at a time, since waking it costs more than the files on a
     quiet disk. `close` removes the files left; a killed process leaves at most `AHEAD`
-    empty ``.tmp`` files per directory, as a write cut short leaves its own.
+    empty ``.tmp`` files per directory, as a write cut short leaves its own, and the
+    thread removes such leftovers (`remove_abandoned_temp_files`) from each directory
+    before it first makes files there: once per directory and run, off the run's thread.
     """
 
     AHEAD = 8
@@ -182,8 +272,8 @@ class _SpareFiles:
         for ready in self._ready.values():
             while ready:
                 fd, path = ready.popleft()
-                os.close(fd)
                 Path(path).unlink(missing_ok=True)
+                os.close(fd)
 
     def _ask(self, directory: str, count: int) -> None:
         if self._wanted is None:
@@ -199,8 +289,12 @@ class _SpareFiles:
 
     def _make(self) -> None:
         assert self._wanted is not None
+        cleaned: set[str] = set()
         while (wanted := self._wanted.get()) is not None:
             directory, count = wanted
+            if directory not in cleaned:
+                cleaned.add(directory)
+                remove_abandoned_temp_files(directory)
             for _ in range(count):
                 try:
                     spare = _create_temp_file(os.path.join(directory, "spare"))
@@ -311,13 +405,16 @@ class FilesystemIOManager(ConfigurableIOManager):
         spares: _SpareFiles | None = self.__dict__.get("_flowdev_spares")
         spare = None if spares is None else spares.take(os.path.dirname(path))
         fd, temp_path = spare or _create_temp_file(path)
-        try:
-            with os.fdopen(fd, "wb") as handle:
+        # Renamed and removed while still open, so the file's lock is held until then:
+        # no other process's cleanup can take it for abandoned.
+        with os.fdopen(fd, "wb") as handle:
+            try:
                 pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temp_path, path)
-        except BaseException:
-            Path(temp_path).unlink(missing_ok=True)
-            raise
+                handle.flush()
+                os.replace(temp_path, path)
+            except BaseException:
+                Path(temp_path).unlink(missing_ok=True)
+                raise
         context.add_output_metadata({"path": Path(path)})
 
     def load_input(self, context: InputContext) -> Any:

@@ -5,6 +5,9 @@ import datetime
 import decimal
 import os
 import pickle
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -25,7 +28,13 @@ from flowdev import (
 )
 from flowdev.errors import ExecutionError
 from flowdev.in_process import materialize
-from flowdev.io import safe_path_part, storage_path
+from flowdev.io import (
+    _create_temp_file,
+    _SpareFiles,
+    remove_abandoned_temp_files,
+    safe_path_part,
+    storage_path,
+)
 
 
 def files_under(directory: str | Path) -> set[str]:
@@ -190,8 +199,6 @@ def test_a_write_that_fails_midway_keeps_the_old_value_and_no_temp_file(
 def test_spare_files_are_made_ahead_taken_one_by_one_and_removed_on_close(
     tmp_path: Path,
 ) -> None:
-    from flowdev.io import _SpareFiles
-
     directory = tmp_path / "not" / "yet"
     spares = _SpareFiles()
 
@@ -210,6 +217,81 @@ def test_spare_files_are_made_ahead_taken_one_by_one_and_removed_on_close(
     os.replace(path, directory / "key")
     # The one taken became the value; the ones made for later were removed.
     assert files_under(tmp_path) == {"not/yet/key"}
+
+
+# A process that makes its spare files and a half-written value, then waits to be killed.
+LEAVES_TEMP_FILES = """
+import os, sys, time
+from flowdev.io import _SpareFiles, _create_temp_file
+
+directory = sys.argv[1]
+fd, _ = _create_temp_file(os.path.join(directory, "half_written"))
+os.write(fd, b"partial")
+spares = _SpareFiles()
+spares.take(directory)
+mine = f"~{os.getpid()}-"
+deadline = time.monotonic() + 10
+while sum(mine in name for name in os.listdir(directory)) < 1 + _SpareFiles.AHEAD:
+    if time.monotonic() > deadline:
+        sys.exit("its temporary files were not all there")
+    time.sleep(0.005)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_temp_files_of_a_killed_process_go_when_a_directory_is_first_written_to(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "storage"
+    directory.mkdir()
+    (directory / "value").write_bytes(b"stored")
+    # This process is writing a value there meanwhile: its temp file must survive.
+    writing_fd, writing_path = _create_temp_file(str(directory / "being_written"))
+    child = subprocess.Popen(
+        [sys.executable, "-c", LEAVES_TEMP_FILES, str(directory)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline() == "ready\n"
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait(timeout=10) == -signal.SIGKILL
+    left = sorted(name for name in os.listdir(directory) if f"~{child.pid}-" in name)
+    assert len(left) == 1 + _SpareFiles.AHEAD
+    # As if the dead process's pid had been reused by a live one (this one).
+    os.rename(directory / left[0], directory / f".spare~{os.getpid()}-999999.tmp")
+
+    spares = _SpareFiles()
+    spares.take(str(directory))  # the first ask for the directory also cleans it
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (
+        any(f"~{child.pid}-" in name for name in os.listdir(directory))
+        or len(os.listdir(directory)) < 2 + _SpareFiles.AHEAD
+    ):
+        time.sleep(0.005)
+
+    names = set(os.listdir(directory))
+    assert {"value", Path(writing_path).name} <= names
+    assert not any(f"~{child.pid}-" in name for name in names)
+    assert f".spare~{os.getpid()}-999999.tmp" not in names
+    assert len(names) == 2 + _SpareFiles.AHEAD  # the live process's own spares
+    # Whatever is left is held by a live process: a second cleanup removes nothing.
+    assert remove_abandoned_temp_files(directory) == 0
+    os.write(writing_fd, b"new value")
+    os.replace(writing_path, directory / "being_written")
+    os.close(writing_fd)
+    spares.close()
+    assert files_under(directory) == {"value", "being_written"}
+    assert (directory / "being_written").read_bytes() == b"new value"
+
+
+@pytest.mark.parametrize("part", [".spare~1-2.tmp", ".orders~123-0.tmp"])
+def test_no_stored_value_is_ever_named_like_a_temp_file(part: str) -> None:
+    from flowdev.io import _TEMP_NAME
+
+    assert _TEMP_NAME.fullmatch(part)
+    assert _TEMP_NAME.fullmatch(safe_path_part(part)) is None
 
 
 def test_a_run_with_many_outputs_leaves_only_their_files(storage_dir: str) -> None:

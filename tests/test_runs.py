@@ -4,6 +4,7 @@ re-execution, and what they leave in storage and compute logs."""
 import os
 import signal
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -163,7 +164,6 @@ def test_a_crash_is_found_by_a_later_process_too(storage, project) -> None:
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.3)
     # Another process (no handle on the child) sees the pid gone.
-    import subprocess
     import sys
 
     subprocess.run(
@@ -178,6 +178,105 @@ def test_a_crash_is_found_by_a_later_process_too(storage, project) -> None:
         check=True,
     )
     assert storage.get_run(run.run_id).status is RunStatus.FAILURE
+
+
+WAITS_FOR_GO = """
+    import os, time
+    from flowdev import asset, Definitions
+
+    @asset
+    def first():
+        return 1
+
+    @asset
+    def waits(first):
+        deadline = time.monotonic() + 30
+        while not os.path.exists("go") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return first + 1
+
+    @asset
+    def after_waits(waits):
+        return waits + 1
+
+    @asset
+    def other(first):
+        return first + 10
+
+    defs = Definitions(assets=[first, waits, after_waits, other])
+"""
+
+
+def _temp_files(directory: Path, pid: int | None = None) -> list[str]:
+    mark = "~" if pid is None else f"~{pid}-"
+    return sorted(name for name in os.listdir(directory) if mark in name)
+
+
+def _start_waiting_run(storage: Storage, project: Project, keys: list[str]) -> tuple[str, int]:
+    """A run blocked in `waits`, once its spare files are ready in storage/."""
+    from flowdev.io import _SpareFiles
+
+    run = launch_run(storage, project, keys)
+    _wait_for(lambda: ("STEP_START", "waits") in _kinds(storage, run.run_id))
+    pid = storage.get_run(run.run_id).pid
+    assert pid is not None
+    _wait_for(lambda: len(_temp_files(storage.storage_dir, pid)) == _SpareFiles.AHEAD)
+    return run.run_id, pid
+
+
+def test_a_run_writing_beside_a_live_run_leaves_its_spare_files_alone(write_project) -> None:
+    root = write_project({"defs.py": WAITS_FOR_GO})
+    project = find_project(root)
+    with Storage(project.home) as storage:
+        live_run_id, pid = _start_waiting_run(storage, project, ["first", "waits", "after_waits"])
+        spares = _temp_files(storage.storage_dir, pid)
+
+        beside = _run(storage, project, ["other"])  # cleans storage/ as it first writes there
+
+        assert beside.status is RunStatus.SUCCESS, beside.error
+        assert _temp_files(storage.storage_dir, pid) == spares
+        (root / "go").write_text("")
+        live = wait_for_run(storage, live_run_id, timeout=60)
+        assert live.status is RunStatus.SUCCESS, live.error  # its writes took those spares
+        assert sorted(os.listdir(storage.storage_dir)) == ["after_waits", "first", "other", "waits"]
+
+
+def test_spare_files_of_a_killed_worker_go_with_the_next_run_writing_there(write_project) -> None:
+    from test_cli import FLOWDEV, json_out
+
+    root = write_project({"defs.py": WAITS_FOR_GO})
+    project = find_project(root)
+    with Storage(project.home) as storage:
+        killed_run_id, pid = _start_waiting_run(storage, project, ["first", "waits"])
+        os.kill(pid, signal.SIGKILL)
+        _wait_for(
+            lambda: (
+                not reconcile_runs(storage)
+                and storage.get_run(killed_run_id).status is RunStatus.FAILURE
+            )
+        )
+        assert _temp_files(storage.storage_dir, pid)  # left behind
+        listed = json_out(
+            subprocess.run(
+                [*FLOWDEV, "assets", "--json", "-p", str(root)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        )
+        assert {row["key"] for row in listed} == {"first", "waits", "after_waits", "other"}
+
+        after = _run(storage, project, ["other"])
+
+        assert after.status is RunStatus.SUCCESS, after.error
+        assert _temp_files(storage.storage_dir) == []
+        assert sorted(os.listdir(storage.storage_dir)) == ["first", "other"]
+        (latest,) = storage.materializations("other", limit=1)
+        # What the app's asset panel shows as the value's place.
+        assert latest.metadata["path"] == {
+            "type": "path",
+            "value": str(storage.storage_dir / "other"),
+        }
 
 
 def test_cancel_mid_step_marks_the_step_and_the_run_canceled(storage, project) -> None:

@@ -77,15 +77,31 @@ def materialize(
 ) -> ExecuteInProcessResult:
     """Materialize ``assets`` (or a ``selection`` of them) in this process.
 
-    Values are stored with the default `FilesystemIOManager` in ``storage_dir`` (a new
-    temporary directory when not given) unless ``resources`` binds ``io_manager``. With
-    ``raise_on_error`` the first step's exception is raised after the run ends.
+    Values are stored with the default `FilesystemIOManager` in ``storage_dir`` unless
+    ``resources`` binds ``io_manager``. Without ``storage_dir`` they go to a temporary
+    directory that is removed when the call returns (the result keeps the values in
+    memory: see `ExecuteInProcessResult.output_for`). With ``raise_on_error`` the first
+    step's exception is raised after the run ends.
     """
     if isinstance(assets, Definitions):
         defs = Definitions.merge(assets, Definitions(resources=resources or {}))
     else:
         defs = Definitions(assets=list(assets), resources=resources)
-    storage = storage_dir or tempfile.mkdtemp(prefix="flowdev-materialize-")
+    if storage_dir is not None:
+        return _materialize(defs, selection, run_config, tags, raise_on_error, storage_dir, run_id)
+    with tempfile.TemporaryDirectory(prefix="flowdev-materialize-") as storage:
+        return _materialize(defs, selection, run_config, tags, raise_on_error, storage, run_id)
+
+
+def _materialize(
+    defs: Definitions,
+    selection: Any,
+    run_config: Mapping[str, Any] | Any,
+    tags: Mapping[str, str] | None,
+    raise_on_error: bool,
+    storage: str,
+    run_id: str | None,
+) -> ExecuteInProcessResult:
     bound = {"io_manager": FilesystemIOManager(base_dir=storage), **defs.resources}
     selected = _selected_keys(defs, selection)
     plan = ExecutionPlan.build(defs, selected)

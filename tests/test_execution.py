@@ -596,3 +596,24 @@ def test_a_user_file_beside_the_package_is_reported_as_where_the_step_failed(
 
     (failure,) = result.get_step_failure_events()
     assert (failure.data["file"], failure.data["line"]) == (filename, 3)
+
+
+def test_materialize_removes_the_temporary_storage_it_made(tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    from flowdev import asset, materialize
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    @asset
+    def numbers() -> list[int]:
+        return [1, 2]
+
+    @asset
+    def total(numbers: list[int]) -> int:
+        return sum(numbers)
+
+    result = materialize([numbers, total])
+
+    assert result.output_for("total") == 3  # kept in memory
+    assert list(tmp_path.iterdir()) == []

@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -23,6 +24,8 @@ from flowdev.project import Project, describe_error, find_project
 from flowdev.storage import RunStatus, Storage
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flowdev.keys import AssetKey
     from flowdev.loader import LoadError
     from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot
@@ -169,7 +172,7 @@ def check(
             project = find_project(project_dir, module=module, file=file)
         except FlowdevError as error:
             fail(error, as_json)
-        _check_watch(project, as_json)
+        _check_watch(project, as_json, partial(find_project, project_dir, module=module, file=file))
         return
     started = time.perf_counter()
     project, snapshot = load(project_dir, module, file, as_json)
@@ -221,15 +224,16 @@ def check(
     typer.echo(f"ok: {project.name}: {', '.join(parts)} (loaded in {elapsed:.2f}s)")
 
 
-def _check_watch(project: Project, as_json: bool) -> None:
-    """`check --watch`: one line per load until Ctrl-C."""
+def _check_watch(project: Project, as_json: bool, reread: Callable[[], Project]) -> None:
+    """`check --watch`: one line per load until Ctrl-C; ``reread`` finds the project
+    again when its pyproject.toml is saved."""
     import asyncio
 
     from flowdev.watch import Reloaded, watch_project
 
     async def follow() -> None:
         previous: DefinitionsSnapshot | None = None
-        async for event in watch_project(project):
+        async for event in watch_project(project, reread=reread):
             typer.echo(_watch_line(event, previous, project, as_json))
             if isinstance(event, Reloaded):
                 previous = event.snapshot
@@ -413,7 +417,7 @@ def dev(
     # The one place core touches the app: headless commands never import Textual.
     from flowdev.tui.app import run_app
 
-    run_app(project)
+    run_app(project, reread=partial(find_project, project_dir, module=module, file=file))
 
 
 # -- runs --------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ LoadErrorKind = Literal[
     "module_error",
     "definitions_error",
     "no_definitions",
+    "project_error",
     "timeout",
     "crashed",
 ]
@@ -61,7 +62,8 @@ class LoadError:
     user's code failed), ``module_error`` (an exception at module level),
     ``definitions_error`` (flowdev rejected the definitions: a cycle, a duplicate key,
     two `Definitions`...), ``no_definitions`` (the configured module or file is not
-    there, or defines no `Definitions`), ``timeout`` (the import did not finish and was
+    there, or defines no `Definitions`), ``project_error`` (pyproject.toml cannot be read
+    or does not say where the definitions are), ``timeout`` (the import did not finish and was
     stopped) and ``crashed`` (the child died without reporting). ``file``, ``line`` and
     ``column`` (1-based) point into the user's code when the cause is there;
     ``traceback`` holds only the user's frames; ``changed_files`` are the saves that

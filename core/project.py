@@ -79,6 +79,7 @@ def find_project(
     file: str | os.PathLike[str] | None = None,
 ) -> Project:
     """Read ``[tool.flowdev]`` from the project's pyproject.toml; arguments win over it."""
+    import re
     import tomllib
 
     root = Path(project_dir).resolve()
@@ -90,10 +91,20 @@ def find_project(
         try:
             settings = tomllib.loads(pyproject.read_text()).get("tool", {}).get("flowdev", {})
         except tomllib.TOMLDecodeError as error:
-            raise ProjectError(f"{pyproject}: {error}") from None
+            # Python 3.11's message ends "(at line 3, column 9)"; there is no attribute.
+            found = re.search(r"at line (\d+)", str(error))
+            line = int(found.group(1)) if found else None
+            raise ProjectError(
+                f"{pyproject}{f':{line}' if line else ''}: {error}",
+                file=str(pyproject),
+                line=line,
+            ) from None
     watch = settings.get("watch", [])
     if not isinstance(watch, list) or not all(isinstance(w, str) for w in watch):
-        raise ProjectError(f"{pyproject}: [tool.flowdev] watch must be a list of glob strings")
+        raise ProjectError(
+            f"{pyproject}: [tool.flowdev] watch must be a list of glob strings",
+            file=str(pyproject),
+        )
     if file is not None:
         return Project(root=root, file=(root / file).resolve(), watch=tuple(watch))
     module = module or settings.get("module")  # type: ignore[assignment]
@@ -104,7 +115,8 @@ def find_project(
         raise ProjectError(
             f"flowdev does not know where the definitions of {root} are. Add\n\n"
             '    [tool.flowdev]\n    module = "your_package.definitions"\n\n'
-            f"to {pyproject}, or pass --module/-m or --file/-f."
+            f"to {pyproject}, or pass --module/-m or --file/-f.",
+            file=str(pyproject) if pyproject.is_file() else None,
         )
     return Project(root=root, module=module, watch=tuple(watch))
 

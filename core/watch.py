@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from flowdev.errors import ProjectError
 from flowdev.loader import Loader, LoadError
 from flowdev.project import Project
 from flowdev.snapshot import DefinitionsSnapshot
@@ -33,11 +34,17 @@ __all__ = ["LoadFailed", "ProjectFilter", "Reloaded", "watch_project"]
 @dataclass(frozen=True, slots=True)
 class Reloaded:
     """The definitions loaded: ``changed_files`` (absolute paths; empty for the first
-    load or a requested one) led to ``snapshot``; loading took ``ms`` milliseconds."""
+    load or a requested one) led to ``snapshot``; loading took ``ms`` milliseconds.
+
+    ``project`` is the project as it now reads when a save of pyproject.toml changed
+    where its definitions are (which module or file, which extra files to watch), and
+    None otherwise.
+    """
 
     snapshot: DefinitionsSnapshot
     changed_files: tuple[str, ...]
     ms: float
+    project: Project | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +66,7 @@ class ProjectFilter:
 
     def __init__(self, project: Project) -> None:
         self.root = project.root
-        self.globs = project.watch
+        self.globs = project.watch  # replaced when pyproject.toml changes them
         home = project.home.resolve()
         self.home = home if home.is_relative_to(self.root) and home != self.root else None
 
@@ -102,6 +109,7 @@ async def watch_project(
     project: Project,
     *,
     reload: asyncio.Event | None = None,
+    reread: Callable[[], Project] | None = None,
     loader: Loader | None = None,
     timeout: float = 30.0,
     quiet_ms: int = 20,
@@ -113,6 +121,10 @@ async def watch_project(
         project: the project to follow.
         reload: set this event to load again now, changed files or not (the app's
             reload key); the watcher clears it.
+        reread: how to find the project again (`flowdev.project.find_project` with the
+            command line's overrides) when pyproject.toml is saved: from then on the
+            new module, file and watch globs are followed, and a pyproject.toml that
+            cannot be read is reported as a failed load (the last snapshot stays).
         loader: the `Loader` to use (share one to share its warm fork server with run
             workers); by default a new one, stopped when the iteration ends.
         timeout: seconds a load may take before it is stopped (new loaders only).
@@ -124,6 +136,8 @@ async def watch_project(
     own_loader = loader is None
     if loader is None:
         loader = Loader(project, timeout=timeout)
+    project_filter = ProjectFilter(project)
+    settings_file = str(project.root / "pyproject.toml")
     changed: set[str] = set()
     last_change = [0.0]
     wake = asyncio.Event()
@@ -135,7 +149,7 @@ async def watch_project(
         # ends a burst is measured here, between batches, with steps well inside it.
         async for changes in awatch(
             project.root,
-            watch_filter=ProjectFilter(project),
+            watch_filter=project_filter,
             step=max(1, quiet_ms // 3),
             debounce=debounce_ms,
             stop_event=stop,
@@ -168,6 +182,16 @@ async def watch_project(
             batch = tuple(sorted(superseded | changed))
             changed.clear()
             started = time.perf_counter()
+            moved_to = None
+            if reread is not None and settings_file in batch:
+                try:
+                    current = reread()
+                except ProjectError as error:
+                    yield LoadFailed(_settings_error(error, batch), batch, 0.0)
+                    continue
+                if current != loader.project:
+                    loader.project = moved_to = current
+                    project_filter.globs = current.watch
             loaded = await loader.load_async(batch)
             if wake.is_set() and not superseded:  # saved again while it loaded
                 # Latest wins: this result is already stale. Only once in a row, so
@@ -179,7 +203,7 @@ async def watch_project(
             if isinstance(loaded, LoadError):
                 yield LoadFailed(loaded, batch, ms)
             else:
-                yield Reloaded(loaded, batch, ms)
+                yield Reloaded(loaded, batch, ms, moved_to)
     finally:
         stop.set()
         for helper in helpers:
@@ -187,6 +211,18 @@ async def watch_project(
         await asyncio.gather(*helpers, return_exceptions=True)
         if own_loader:
             loader.close()
+
+
+def _settings_error(error: ProjectError, changed_files: tuple[str, ...]) -> LoadError:
+    """A pyproject.toml that does not say where the definitions are, as a failed load."""
+    return LoadError(
+        kind="project_error",
+        exception_type="ProjectError",
+        message=str(error),
+        file=error.file,
+        line=error.line,
+        changed_files=changed_files,
+    )
 
 
 async def _woken(wake: asyncio.Event, helpers: Iterable[asyncio.Task[None]]) -> None:

@@ -377,3 +377,21 @@ async def test_switching_to_the_list_keeps_the_cursor_on_its_asset(project) -> N
         # The panel never showed another asset, and the list and the graph did not
         # echo the cursor back and forth (they once did, thousands of times).
         assert set(shown) <= {AssetKey("zones")} and len(shown) <= 2
+
+
+@pytest.mark.anyio
+async def test_a_broken_pyproject_saved_under_the_app_shows_its_line(project) -> None:
+    app = FlowdevApp(project, reread=lambda: find_project(project.root))
+    pyproject = project.root / "pyproject.toml"
+    good = pyproject.read_text()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        before = app.snapshot
+        pyproject.write_text(good.replace("[tool.flowdev]", "[tool.flowdev"))
+        await until(pilot, lambda: app.load_error is not None)
+
+        line = good.splitlines().index("[tool.flowdev]") + 1
+        assert app.load_error.location(project.root) == f"pyproject.toml:{line}"
+        assert app.snapshot is before  # the last good graph stays
+        pyproject.write_text(good)
+        await until(pilot, lambda: app.load_error is None)

@@ -34,13 +34,13 @@ defs = dg.Definitions(assets=[report, summary])
 class Session:
     """A `watch_project` iteration running in a task; the test reads its events."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, reread: Callable[[], Project] | None = None) -> None:
         self.reload = asyncio.Event()
         self.events: asyncio.Queue[Event] = asyncio.Queue()
-        self.task = asyncio.ensure_future(self._follow(project))
+        self.task = asyncio.ensure_future(self._follow(project, reread))
 
-    async def _follow(self, project: Project) -> None:
-        async for event in watch_project(project, reload=self.reload, timeout=10.0):
+    async def _follow(self, project: Project, reread: Callable[[], Project] | None) -> None:
+        async for event in watch_project(project, reload=self.reload, reread=reread, timeout=10.0):
             self.events.put_nowait(event)
 
     async def next(self, within: float = 15.0) -> Event:
@@ -51,12 +51,14 @@ class Session:
         return self.events.empty()
 
 
-def watching(project: Project) -> Callable[[Callable[[Session], Coroutine[Any, Any, None]]], None]:
+def watching(
+    project: Project, reread: Callable[[], Project] | None = None
+) -> Callable[[Callable[[Session], Coroutine[Any, Any, None]]], None]:
     """Run ``scenario(session)`` while ``project`` is watched; stop watching after it."""
 
     def run(scenario: Callable[[Session], Coroutine[Any, Any, None]]) -> None:
         async def main() -> None:
-            session = Session(project)
+            session = Session(project, reread)
             try:
                 await scenario(session)
             finally:
@@ -317,3 +319,57 @@ def test_diff_snapshots_added_removed_edited(project: Project) -> None:
     assert diff.removed == ()
     assert diff_snapshots(after, after).added == () and not diff_snapshots(after, after)
     assert diff_snapshots(after, before).removed == (AssetKey("extra"),)
+
+
+OTHER_DEFS = """
+import flowdev as dg
+
+@dg.asset
+def elsewhere():
+    return 2
+
+defs = dg.Definitions(assets=[elsewhere])
+"""
+
+
+def test_a_saved_pyproject_can_point_at_other_definitions(write_project: Any) -> None:
+    root = write_project({"defs.py": DEFS, "helper.py": 'TEXT = "one"\n', "other.py": OTHER_DEFS})
+    project = find_project(root)
+    pyproject = root / "pyproject.toml"
+
+    async def scenario(session: Session) -> None:
+        assert AssetKey("report") in reloaded(await session.next())
+        pyproject.write_text(pyproject.read_text().replace('module = "defs"', 'module = "other"'))
+        event = await session.next()
+
+        assert [a.key for a in reloaded(event).assets] == [AssetKey("elsewhere")]
+        assert isinstance(event, Reloaded) and event.project is not None
+        assert event.project.module == "other"
+        (root / "other.py").write_text(OTHER_DEFS.replace("return 2", "return 3"))
+        assert AssetKey("elsewhere") in reloaded(await session.next())  # follows it
+
+    watching(project, reread=lambda: find_project(root))(scenario)
+
+
+def test_a_broken_pyproject_is_a_failed_load_with_its_line(write_project: Any) -> None:
+    root = write_project({"defs.py": DEFS, "helper.py": 'TEXT = "one"\n'})
+    project = find_project(root)
+    pyproject = root / "pyproject.toml"
+    good = pyproject.read_text()
+
+    async def scenario(session: Session) -> None:
+        reloaded(await session.next())
+        pyproject.write_text(good.replace('module = "defs"', "module = defs"))
+        failed = await session.next()
+
+        assert isinstance(failed, LoadFailed)
+        assert failed.error.kind == "project_error"
+        assert failed.error.file == str(pyproject)
+        assert failed.error.line == good.splitlines().index('module = "defs"') + 1
+        assert "pyproject.toml" in failed.error.describe(root)
+        pyproject.write_text(good)
+        event = await session.next()
+        assert AssetKey("report") in reloaded(event)
+        assert isinstance(event, Reloaded) and event.project is None  # the same as before
+
+    watching(project, reread=lambda: find_project(root))(scenario)

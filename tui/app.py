@@ -78,10 +78,18 @@ class FlowdevApp(App[None]):
     ]
 
     def __init__(
-        self, project: Project, *, watch: bool = True, clock: Callable[[], float] = time.time
+        self,
+        project: Project,
+        *,
+        watch: bool = True,
+        reread: Callable[[], Project] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``reread`` finds the project again when pyproject.toml is saved (see
+        `flowdev.watch.watch_project`); without it the settings read at start hold."""
         super().__init__()
         self.project = project
+        self._reread = reread
         self.watch_files = watch
         self.clock = clock
         self.snapshot: DefinitionsSnapshot | None = None
@@ -155,7 +163,9 @@ class FlowdevApp(App[None]):
             else:
                 self._reloaded(Reloaded(loaded, (), loaded.load_seconds * 1000))
             return
-        async for outcome in watch_project(self.project, reload=self._reload_requested):
+        async for outcome in watch_project(
+            self.project, reload=self._reload_requested, reread=self._reread
+        ):
             if not self.is_running:
                 return  # closing: the widgets are being removed
             if isinstance(outcome, Reloaded):
@@ -164,6 +174,9 @@ class FlowdevApp(App[None]):
                 self._load_failed(outcome)
 
     def _reloaded(self, outcome: Reloaded) -> None:
+        if outcome.project is not None:
+            self.project = outcome.project  # pyproject.toml now names other definitions
+            self.notify(f"now loading {outcome.project.target}", title="pyproject.toml")
         previous, previous_statuses = self.snapshot, self.statuses
         self.snapshot = outcome.snapshot
         self.load_error = None
@@ -640,9 +653,10 @@ class FlowdevApp(App[None]):
         self.graph_view.focus()
 
 
-def run_app(project: Project) -> None:
-    """Run the app on ``project`` until the user quits."""
-    FlowdevApp(project).run()
+def run_app(project: Project, reread: Callable[[], Project] | None = None) -> None:
+    """Run the app on ``project`` until the user quits; ``reread`` finds the project
+    again when its pyproject.toml is saved."""
+    FlowdevApp(project, reread=reread).run()
 
 
 __all__ = ["FlowdevApp", "run_app"]

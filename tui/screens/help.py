@@ -13,6 +13,8 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("graph", "arrows / h j k", "move to a parent, a child, or along the layer"),
     ("graph", "space", "mark or unmark the asset"),
     ("graph", "z  + -", "focus mode: only N hops around the cursor; change N"),
+    ("list", "<  >  I", "sort by the column to the left or right; invert the order"),
+    ("list", "click a header", "sort by that column (again to invert)"),
     ("app", "m", "materialize the cursor asset, or the marked set"),
     ("app", "M", "materialize it with everything downstream"),
     ("app", "U", "materialize it with everything upstream"),

@@ -389,6 +389,10 @@ class AssetsDefinition:
         """A copy with keys renamed by ``asset_key_map`` (its own, its inputs' and its
         deps') and, when given, every asset moved to ``group_name``."""
         key_map = asset_key_map or {}
+        if not key_map and not _is_set(self, "specs"):
+            # Only the group changes (`load_assets_from_modules(group_name=...)`, on
+            # every load of many projects): it waits with the rest of the spec.
+            return _copy_pending(self, _regrouped, (self._make, self._pending, group_name))
 
         def change(spec: AssetSpec) -> AssetSpec:
             return spec.replace_attributes(
@@ -406,6 +410,41 @@ class AssetsDefinition:
             specs=new_specs,
             input_keys=new_inputs,
         )
+
+
+def _is_set(assets_def: AssetsDefinition, name: str) -> bool:
+    try:
+        object.__getattribute__(assets_def, name)
+    except AttributeError:
+        return False
+    return True
+
+
+def _copy_pending(
+    assets_def: AssetsDefinition,
+    make: Callable[[AssetsDefinition, Any], dict[str, Any]],
+    pending: Any,
+) -> AssetsDefinition:
+    """A copy of ``assets_def`` whose fields still to be made come from ``make``."""
+    clone = object.__new__(_BuildingAssetsDefinition)
+    for name in AssetsDefinition.__slots__:
+        if _is_set(assets_def, name):
+            setattr(clone, name, object.__getattribute__(assets_def, name))
+    clone._make = make
+    clone._pending = pending
+    clone.__class__ = AssetsDefinition
+    return clone
+
+
+def _regrouped(assets_def: AssetsDefinition, pending: Any) -> dict[str, Any]:
+    """What the original's ``make`` makes, with the specs moved to a group."""
+    make, original, group_name = pending
+    made: dict[str, Any] = make(assets_def, original)
+    if group_name:
+        made["specs"] = tuple(
+            spec.replace_attributes(group_name=group_name) for spec in made["specs"]
+        )
+    return made
 
 
 def _parents_of(specs: Iterable[AssetSpec]) -> tuple[tuple[AssetKey, ...], ...]:

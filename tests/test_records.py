@@ -204,3 +204,20 @@ def test_the_short_decorator_path_makes_what_the_general_one_makes(with_context:
     assert short == general
     assert short.input_keys == {"raw": AssetKey("raw"), "zones": AssetKey("zones")}
     assert short.context_param == ("context" if with_context else None)
+
+
+def test_a_new_group_waits_with_the_spec_and_lands_in_it() -> None:
+    from flowdev.assets import _is_set
+
+    @asset(group_name="old", metadata={"rows": 2})
+    def orders(raw):  # type: ignore[no-untyped-def]
+        """Orders."""
+
+    moved = orders.with_attributes(group_name="new")
+
+    assert not _is_set(moved, "specs")  # still to be made
+    assert moved.keys == orders.keys and moved.parents == orders.parents
+    (spec,) = moved.specs
+    assert spec == orders.specs[0].replace_attributes(group_name="new")
+    assert moved.input_keys == {"raw": AssetKey("raw")}
+    assert orders.specs[0].group_name == "old"  # the original is untouched

@@ -6,7 +6,7 @@ from pathlib import Path
 from conftest import TAXI_ASSETS
 from flowdev import AssetKey
 from flowdev.project import find_project, load_definitions
-from flowdev.snapshot import DefinitionsSnapshot, build_snapshot
+from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot, build_snapshot
 
 
 def _snapshot(root: Path) -> DefinitionsSnapshot:
@@ -69,3 +69,43 @@ def test_snapshot_graph_answers_selections(sample_project: Path) -> None:
     selected = select(snapshot.asset_graph, "key:daily_summary+0 or +key:zones")
     names = {key.to_user_string() for key in selected}
     assert names == {"daily_summary", "zones", "raw_zones"}
+
+
+def test_asset_json_leaves_out_defaults_and_still_reads_the_full_form() -> None:
+    asset = AssetSnapshot(
+        key=AssetKey(["marts", "orders"]),
+        deps=(AssetKey("raw"),),
+        op_name="marts__orders",
+        io_manager_key="io_manager",
+        tags={"team": "data"},
+    )
+    full = {
+        "key": "marts/orders",
+        "deps": ["raw"],
+        "group": "default",
+        "description": None,
+        "tags": {"team": "data"},
+        "kinds": [],
+        "owners": [],
+        "metadata": {},
+        "is_external": False,
+        "op_name": "marts__orders",
+        "code_version": None,
+        "source_file": None,
+        "source_line": None,
+        "freshness_policy": None,
+        "retry_policy": None,
+        "io_manager_key": "io_manager",
+        "checks": [],
+        "required_resource_keys": [],
+    }
+
+    assert asset.to_json() == {
+        "key": "marts/orders",
+        "deps": ["raw"],
+        "tags": {"team": "data"},
+        "op_name": "marts__orders",
+        "io_manager_key": "io_manager",
+    }
+    assert AssetSnapshot.from_json(asset.to_json()) == asset
+    assert AssetSnapshot.from_json(full) == asset

@@ -22,6 +22,11 @@ assigning ``__class__``, which CPython allows between classes with the same slot
 The result is indistinguishable from ``cls(...)``. It skips ``__init__``, so a builder
 takes values that are already normalised and validated, and must set every field
 (tests compare each builder with the public constructor).
+
+The modules on the load path also keep `typing` (2.4 ms) out: they write
+``TYPE_CHECKING = False`` and import what annotations need under it. Type checkers treat
+any name ``TYPE_CHECKING`` as true, and ``from __future__ import annotations`` keeps
+the annotations themselves from being evaluated.
 """
 
 from __future__ import annotations

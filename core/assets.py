@@ -389,19 +389,12 @@ class AssetsDefinition:
         """A copy with keys renamed by ``asset_key_map`` (its own, its inputs' and its
         deps') and, when given, every asset moved to ``group_name``."""
         key_map = asset_key_map or {}
-        if not key_map and not _is_set(self, "specs"):
-            # Only the group changes (`load_assets_from_modules(group_name=...)`, on
-            # every load of many projects): it waits with the rest of the spec.
-            return _copy_pending(self, _regrouped, (self._make, self._pending, group_name))
-
-        def change(spec: AssetSpec) -> AssetSpec:
-            return spec.replace_attributes(
-                key=key_map.get(spec.key, spec.key),
-                deps=[key_map.get(k, k) for k in spec.dep_keys],
-                group_name=group_name or spec.group_name,
-            )
-
-        new_specs = tuple(change(s) for s in self.specs)
+        if not _is_set(self, "specs"):
+            # `load_assets_from_modules(group_name=..., key_prefix=...)` runs this once
+            # per asset on every load of many projects: the specs (and a plain asset's
+            # inputs) are moved when first read, from this definition's.
+            return _moved_later(self, key_map, group_name)
+        new_specs = _moved_specs(self.specs, key_map, group_name)
         new_inputs = {name: key_map.get(key, key) for name, key in self.input_keys.items()}
         return replace(
             self,
@@ -412,6 +405,19 @@ class AssetsDefinition:
         )
 
 
+def _moved_specs(
+    specs: Iterable[AssetSpec], key_map: Mapping[AssetKey, AssetKey], group_name: str | None
+) -> tuple[AssetSpec, ...]:
+    return tuple(
+        spec.replace_attributes(
+            key=key_map.get(spec.key, spec.key),
+            deps=[key_map.get(k, k) for k in spec.dep_keys],
+            group_name=group_name or spec.group_name,
+        )
+        for spec in specs
+    )
+
+
 def _is_set(assets_def: AssetsDefinition, name: str) -> bool:
     try:
         object.__getattribute__(assets_def, name)
@@ -420,31 +426,35 @@ def _is_set(assets_def: AssetsDefinition, name: str) -> bool:
     return True
 
 
-def _copy_pending(
-    assets_def: AssetsDefinition,
-    make: Callable[[AssetsDefinition, Any], dict[str, Any]],
-    pending: Any,
+def _moved_later(
+    source: AssetsDefinition, key_map: Mapping[AssetKey, AssetKey], group_name: str | None
 ) -> AssetsDefinition:
-    """A copy of ``assets_def`` whose fields still to be made come from ``make``."""
+    """`AssetsDefinition.with_attributes` for a ``source`` whose specs are not made:
+    keys and parents are moved now, the rest by `_made_from_source` when first read."""
+
+    def moved(key: AssetKey) -> AssetKey:
+        return key_map.get(key, key)
+
     clone = object.__new__(_BuildingAssetsDefinition)
     for name in AssetsDefinition.__slots__:
-        if _is_set(assets_def, name):
-            setattr(clone, name, object.__getattribute__(assets_def, name))
-    clone._make = make
-    clone._pending = pending
+        if _is_set(source, name):
+            setattr(clone, name, object.__getattribute__(source, name))
+    clone.keys = tuple(map(moved, source.keys))
+    clone.parents = tuple(tuple(map(moved, parents)) for parents in source.parents)
+    if _is_set(source, "input_keys"):
+        clone.input_keys = {name: moved(key) for name, key in source.input_keys.items()}
+    clone._make = _made_from_source
+    clone._pending = (source, key_map, group_name)
     clone.__class__ = AssetsDefinition
     return clone
 
 
-def _regrouped(assets_def: AssetsDefinition, pending: Any) -> dict[str, Any]:
-    """What the original's ``make`` makes, with the specs moved to a group."""
-    make, original, group_name = pending
-    made: dict[str, Any] = make(assets_def, original)
-    if group_name:
-        made["specs"] = tuple(
-            spec.replace_attributes(group_name=group_name) for spec in made["specs"]
-        )
-    return made
+def _made_from_source(assets_def: AssetsDefinition, pending: Any) -> dict[str, Any]:
+    source, key_map, group_name = pending
+    return {
+        "specs": _moved_specs(source.specs, key_map, group_name),
+        "input_keys": {name: key_map.get(key, key) for name, key in source.input_keys.items()},
+    }
 
 
 def _parents_of(specs: Iterable[AssetSpec]) -> tuple[tuple[AssetKey, ...], ...]:

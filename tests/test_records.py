@@ -221,3 +221,37 @@ def test_a_new_group_waits_with_the_spec_and_lands_in_it() -> None:
     assert spec == orders.specs[0].replace_attributes(group_name="new")
     assert moved.input_keys == {"raw": AssetKey("raw")}
     assert orders.specs[0].group_name == "old"  # the original is untouched
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_moving_keys_later_gives_what_moving_them_now_gives(plain: bool) -> None:
+    from flowdev import AssetIn
+    from flowdev.assets import _is_set
+
+    def define() -> AssetsDefinition:
+        if plain:
+
+            @asset(group_name="old")
+            def orders(raw, zones):  # type: ignore[no-untyped-def]
+                """Orders."""
+
+        else:
+
+            @asset(ins={"raw": AssetIn("raw")}, deps=["side"])
+            def orders(raw, zones):  # type: ignore[no-untyped-def]
+                """Orders."""
+
+        return orders
+
+    key_map = {k: k.with_prefix("lake") for k in map(AssetKey, ["orders", "raw", "side"])}
+    later = define().with_attributes(asset_key_map=key_map, group_name="lake")
+    source = define()
+    assert source.specs  # made first: the eager path
+    now = source.with_attributes(asset_key_map=key_map, group_name="lake")
+
+    assert not _is_set(later, "specs")
+    assert later.keys == now.keys == (AssetKey(["lake", "orders"]),)
+    assert later.parents == now.parents
+    assert later.specs == now.specs and later.input_keys == now.input_keys
+    assert later.input_keys["raw"] == AssetKey(["lake", "raw"])
+    assert later.input_keys["zones"] == AssetKey("zones")  # not loaded together: kept

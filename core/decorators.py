@@ -65,6 +65,20 @@ if TYPE_CHECKING:
     ]
 
 
+def _plain_parameters(fn: Callable[..., Any]) -> tuple[str | None, tuple[str, ...]] | None:
+    """``(context parameter or None, the other parameters)`` when each of ``fn``'s
+    parameters after a leading ``context`` is the upstream asset of its name, which is
+    so when none carries an annotation; None otherwise (then `_roles` reads them)."""
+    annotations = fn.__annotations__
+    if annotations and not (len(annotations) == 1 and "return" in annotations):
+        return None
+    code = fn.__code__
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    if names and names[0] == "context":
+        return "context", names[1:]
+    return None, names
+
+
 def _where(kind: str, name: AssetKey | str) -> str:
     """How an error names a definition: ``@asset 'a/b'``."""
     return f"{kind} {name if isinstance(name, str) else name.to_user_string()!r}"
@@ -313,16 +327,12 @@ def _decorate_plain(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsD
     """`_decorate_asset` for an `@asset` whose options leave its key, inputs and
     resources to the function, and whose parameters carry no annotations: each one (after
     a leading ``context``) is the upstream asset of its name. Once per asset per load."""
-    annotations = fn.__annotations__
-    if annotations and not (len(annotations) == 1 and "return" in annotations):
+    parameters = _plain_parameters(fn)
+    if parameters is None:
         return _decorate_asset(options, fn)  # a resource, config or context parameter
+    context, names = parameters
     if options[5] or options[6] or options[15] or options[16]:
         _check_spec_arguments(named_key(fn.__name__), *options[5:7], *options[15:17])
-    code = fn.__code__
-    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    context = None
-    if names and names[0] == "context":
-        context, names = "context", names[1:]
     name = fn.__name__
     return new_assets_def(
         fn,
@@ -384,20 +394,11 @@ def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsD
     else:
         asset_key = AssetKey((*_prefix(key_prefix), name or fn.__name__))
 
-    code = fn.__code__
-    annotations = fn.__annotations__
-    if (
-        not ins
-        and not deps
-        and (not annotations or (len(annotations) == 1 and "return" in annotations))
-    ):
-        # The common case, once per asset on every load: each parameter (after a leading
-        # ``context``) is the upstream asset of its name. The parameter-to-key mapping
-        # and the spec are made when first read (`_made_later`).
-        names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-        context = None
-        if names and names[0] == "context":
-            context, names = "context", names[1:]
+    parameters = None if ins or deps else _plain_parameters(fn)
+    if parameters is not None:
+        # Each parameter is the upstream asset of its name: the parameter-to-key
+        # mapping and the spec are made when first read (`_made_later`).
+        context, names = parameters
         parents = tuple(map(named_key, names))
         inputs: dict[str, AssetKey] | None = None
         resources: Mapping[str, str] = _EMPTY
@@ -455,10 +456,7 @@ def _made_later(assets_def: AssetsDefinition, options: tuple[Any, ...]) -> dict[
     """The spec of a plain `@asset` (every parameter the upstream asset of its name) and
     its mapping of parameters to keys, made on first read."""
     (parents,) = assets_def.parents
-    code = assets_def.fn.__code__
-    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    if assets_def.context_param is not None:
-        names = names[1:]
+    _context, names = _plain_parameters(assets_def.fn) or (None, ())
     return {
         "specs": (_asset_spec(assets_def, options, tuple(map(dep_on, parents))),),
         "input_keys": dict(zip(names, parents, strict=True)),

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from flowdev.snapshot import DefinitionsSnapshot
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROJECT = REPO_ROOT / "sample_project"
@@ -26,6 +27,21 @@ def sample_project(tmp_path: Path) -> Path:
         ignore=shutil.ignore_patterns("data", ".flowdev", "__pycache__", "*.pyc"),
     )
     return target
+
+
+@pytest.fixture
+def taxi_snapshot(sample_project: Path) -> DefinitionsSnapshot:
+    """The snapshot of the sample project, loaded in this process."""
+    from flowdev.project import find_project, load_definitions
+    from flowdev.snapshot import build_snapshot
+
+    return build_snapshot(load_definitions(find_project(sample_project)))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The event loop that ``@pytest.mark.anyio`` tests (the app's Pilot tests) run on."""
+    return "asyncio"
 
 
 WriteProject = Callable[..., Path]

@@ -26,11 +26,6 @@ SIZE = (160, 48)
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def project(sample_project: Path, monkeypatch):
     monkeypatch.setenv("FLOWDEV_HOME", str(sample_project / ".flowdev-test-home"))
     for name in list(os.environ):

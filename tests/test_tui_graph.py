@@ -14,9 +14,8 @@ from flowdev.asset_graph import AssetGraph, AssetNode
 from flowdev.graph_text import build_grid
 from flowdev.keys import AssetKey
 from flowdev.layout import compute_layout
-from flowdev.project import find_project, load_definitions
 from flowdev.selection_syntax import select
-from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot, build_snapshot
+from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot
 from flowdev.tui.widgets import asset_graph
 from flowdev.tui.widgets.asset_graph import AssetGraphView
 from flowdev.tui.widgets.graph_drawing import short_key
@@ -29,16 +28,6 @@ pytestmark = pytest.mark.anyio
 
 GRAPH_CSS = Path(asset_graph.__file__).with_suffix(".tcss")
 K = AssetKey
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def taxi(sample_project: Path) -> DefinitionsSnapshot:
-    return build_snapshot(load_definitions(find_project(sample_project)))
 
 
 def synthetic(count: int, *, window: int = 8, seed: int = 3) -> DefinitionsSnapshot:
@@ -110,15 +99,17 @@ def drawn_text(view: AssetGraphView, key: AssetKey) -> str:
 
 
 async def test_every_asset_is_drawn_with_its_status_glyph_at_80x24(
-    taxi: DefinitionsSnapshot,
+    taxi_snapshot: DefinitionsSnapshot,
 ) -> None:
-    statuses = {a.key: status for a, status in zip(taxi.assets, [*STATUS_GLYPHS] * 2, strict=False)}
-    app = GraphApp(taxi)
+    statuses = {
+        a.key: status for a, status in zip(taxi_snapshot.assets, [*STATUS_GLYPHS] * 2, strict=False)
+    }
+    app = GraphApp(taxi_snapshot)
     async with app.run_test(size=(80, 24)) as pilot:
         view = await laid_out(pilot)
         view.statuses = statuses
-        assert view.drawn_keys == set(taxi.keys)
-        for asset in taxi.assets:
+        assert view.drawn_keys == set(taxi_snapshot.keys)
+        for asset in taxi_snapshot.assets:
             view.cursor = asset.key  # the view scrolls to it
             await pilot.pause()
             glyph = STATUS_GLYPHS[statuses[asset.key]]
@@ -129,9 +120,9 @@ async def test_every_asset_is_drawn_with_its_status_glyph_at_80x24(
         assert "[ingest]" in screen or "[report]" in screen  # groups are labelled
 
 
-async def test_arrows_and_hjk_follow_edges(taxi: DefinitionsSnapshot) -> None:
-    graph = taxi.asset_graph
-    app = GraphApp(taxi)
+async def test_arrows_and_hjk_follow_edges(taxi_snapshot: DefinitionsSnapshot) -> None:
+    graph = taxi_snapshot.asset_graph
+    app = GraphApp(taxi_snapshot)
     async with app.run_test(size=(80, 24)) as pilot:
         view = await laid_out(pilot)
         view.cursor = K("trips_clean")
@@ -162,8 +153,8 @@ async def test_arrows_and_hjk_follow_edges(taxi: DefinitionsSnapshot) -> None:
     assert app.moves[-3:] == [K("borough_stats"), right, K("borough_stats")]
 
 
-async def test_clicking_a_node_moves_the_cursor(taxi: DefinitionsSnapshot) -> None:
-    app = GraphApp(taxi)
+async def test_clicking_a_node_moves_the_cursor(taxi_snapshot: DefinitionsSnapshot) -> None:
+    app = GraphApp(taxi_snapshot)
     async with app.run_test(size=(100, 30)) as pilot:
         view = await laid_out(pilot)
         target = K("zones")
@@ -195,8 +186,8 @@ async def test_the_view_follows_the_cursor_on_a_big_graph() -> None:
         assert view.scroll_offset.y > 0
 
 
-async def test_statuses_restyle_without_a_new_layout(taxi: DefinitionsSnapshot) -> None:
-    app = GraphApp(taxi)
+async def test_statuses_restyle_without_a_new_layout(taxi_snapshot: DefinitionsSnapshot) -> None:
+    app = GraphApp(taxi_snapshot)
     async with app.run_test(size=(80, 24)) as pilot:
         view = await laid_out(pilot)
         key = K("raw_zones")
@@ -228,8 +219,8 @@ def _node_style(view: AssetGraphView, key: AssetKey):  # type: ignore[no-untyped
     raise AssertionError("nothing drawn there")
 
 
-async def test_space_marks_through_the_parent(taxi: DefinitionsSnapshot) -> None:
-    app = GraphApp(taxi)
+async def test_space_marks_through_the_parent(taxi_snapshot: DefinitionsSnapshot) -> None:
+    app = GraphApp(taxi_snapshot)
     async with app.run_test(size=(80, 24)) as pilot:
         view = await laid_out(pilot)
         view.cursor = K("zones")
@@ -245,9 +236,11 @@ async def test_space_marks_through_the_parent(taxi: DefinitionsSnapshot) -> None
         assert "*" not in drawn_text(view, K("raw_zones"))
 
 
-async def test_focus_mode_draws_exactly_the_n_hop_selection(taxi: DefinitionsSnapshot) -> None:
-    graph = taxi.asset_graph
-    app = GraphApp(taxi)
+async def test_focus_mode_draws_exactly_the_n_hop_selection(
+    taxi_snapshot: DefinitionsSnapshot,
+) -> None:
+    graph = taxi_snapshot.asset_graph
+    app = GraphApp(taxi_snapshot)
     async with app.run_test(size=(80, 24)) as pilot:
         view = await laid_out(pilot)
         view.cursor = K("trips_enriched")
@@ -272,13 +265,15 @@ async def test_focus_mode_draws_exactly_the_n_hop_selection(taxi: DefinitionsSna
         assert view.drawn_keys == select(graph, f"1+key:{view.cursor}+1")
         await pilot.press("z")
         await laid_out(pilot)
-        assert view.focus_depth is None and view.drawn_keys == set(taxi.keys)
+        assert view.focus_depth is None and view.drawn_keys == set(taxi_snapshot.keys)
         await pilot.press("plus")  # no focus mode: nothing to deepen
         assert view.focus_depth is None
 
 
-async def test_cursor_stays_on_its_asset_across_snapshots(taxi: DefinitionsSnapshot) -> None:
-    app = GraphApp(taxi)
+async def test_cursor_stays_on_its_asset_across_snapshots(
+    taxi_snapshot: DefinitionsSnapshot,
+) -> None:
+    app = GraphApp(taxi_snapshot)
     async with app.run_test(size=(80, 24)) as pilot:
         view = await laid_out(pilot)
         view.cursor = K("zones")
@@ -286,14 +281,14 @@ async def test_cursor_stays_on_its_asset_across_snapshots(taxi: DefinitionsSnaps
         on_screen = _screen_position(view, K("zones"))
         # A reload that adds an asset: same cursor, same place on the screen.
         added = AssetSnapshot(key=K("zones_audit"), deps=(K("zones"),), group="transform")
-        view.snapshot = DefinitionsSnapshot(assets=(*taxi.assets, added))
+        view.snapshot = DefinitionsSnapshot(assets=(*taxi_snapshot.assets, added))
         view.cursor = K("zones")
         await laid_out(pilot)
         assert K("zones_audit") in view.drawn_keys
         assert view.cursor == K("zones")
         assert _screen_position(view, K("zones")) == on_screen
         # A reload without the cursor's asset: the nearest survivor, parents first.
-        view.snapshot = _without(taxi, K("zones"))
+        view.snapshot = _without(taxi_snapshot, K("zones"))
         await laid_out(pilot)
         assert view.cursor == K("raw_zones")
         assert K("zones") not in view.drawn_keys
@@ -338,7 +333,7 @@ async def test_no_snapshot_draws_nothing() -> None:
         assert view.render_line(0).text == " " * 40
 
 
-def test_graph_pane_snapshot(snap_compare, taxi: DefinitionsSnapshot) -> None:  # type: ignore[no-untyped-def]
+def test_graph_pane_snapshot(snap_compare, taxi_snapshot: DefinitionsSnapshot) -> None:  # type: ignore[no-untyped-def]
     statuses = {
         K("fare_rates"): "external",
         K("raw_zones"): "fresh",
@@ -363,7 +358,7 @@ def test_graph_pane_snapshot(snap_compare, taxi: DefinitionsSnapshot) -> None:  
         view.cursor = K("trips_enriched")
         await pilot.pause()
 
-    assert snap_compare(GraphApp(taxi), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(GraphApp(taxi_snapshot), terminal_size=(80, 24), run_before=run_before)
 
 
 # -- the drawing core the pane draws from ---------------------------------------------
@@ -420,10 +415,10 @@ def test_a_channel_drawn_in_pieces_is_the_channel_drawn_whole() -> None:
 
 
 async def test_no_color_keeps_the_cursor_and_glyphs_visible(
-    taxi: DefinitionsSnapshot, monkeypatch: pytest.MonkeyPatch
+    taxi_snapshot: DefinitionsSnapshot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    app = GraphApp(taxi)
+    app = GraphApp(taxi_snapshot)
     async with app.run_test(size=(80, 24)) as pilot:
         view = await laid_out(pilot)
         view.statuses = {K("zones"): "stale"}

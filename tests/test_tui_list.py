@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from flowdev.keys import AssetKey
-from flowdev.project import find_project, load_definitions
-from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot, build_snapshot
+from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot
 from flowdev.tui.widgets import AssetGraphView, AssetListView, asset_graph, asset_list
 from flowdev.tui.widgets.asset_rows import (
     Row,
@@ -39,16 +38,6 @@ class Details:
 
     last_materialized: float | None = None
     stale_reasons: tuple[str, ...] = ()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def taxi(sample_project: Path) -> DefinitionsSnapshot:
-    return build_snapshot(load_definitions(find_project(sample_project)))
 
 
 class Clock:
@@ -114,8 +103,8 @@ def line_of(view: AssetListView, key: str) -> str:
     return next(line for line in screen(view)[1:] if line.split()[0] == key)
 
 
-async def test_rows_show_each_assets_columns(taxi: DefinitionsSnapshot) -> None:
-    app = ListApp(taxi, Clock())
+async def test_rows_show_each_assets_columns(taxi_snapshot: DefinitionsSnapshot) -> None:
+    app = ListApp(taxi_snapshot, Clock())
     async with app.run_test(size=(140, 24)) as pilot:
         view = pilot.app.query_one(AssetListView)
         view.statuses = {K("daily_summary"): "stale", K("zones"): "fresh"}
@@ -130,7 +119,7 @@ async def test_rows_show_each_assets_columns(taxi: DefinitionsSnapshot) -> None:
         assert header.split() == [
             "Key", "▲", "Group", "Status", "Materialized", "Freshness", "Reason",
         ]  # fmt: skip
-        assert column(view, "key") == sorted(str(k) for k in taxi.keys)  # by key at first
+        assert column(view, "key") == sorted(str(k) for k in taxi_snapshot.keys)  # by key at first
         assert cells(view, "daily_summary") == [
             "daily_summary", "report", "~ stale", "3h ago", "within 1d",
             "code [bold]v2; borough_stats was materialized after it",
@@ -149,8 +138,8 @@ async def test_rows_show_each_assets_columns(taxi: DefinitionsSnapshot) -> None:
             assert header.index(label) == row.index(text), label  # columns line up
 
 
-async def test_status_cells_take_their_status_colour(taxi: DefinitionsSnapshot) -> None:
-    app = ListApp(taxi, Clock())
+async def test_status_cells_take_their_status_colour(taxi_snapshot: DefinitionsSnapshot) -> None:
+    app = ListApp(taxi_snapshot, Clock())
     async with app.run_test(size=(120, 24)) as pilot:
         view = pilot.app.query_one(AssetListView)
         view.statuses = {K("zones"): "failed", K("raw_zones"): "check_failed"}
@@ -175,9 +164,9 @@ async def test_status_cells_take_their_status_colour(taxi: DefinitionsSnapshot) 
         assert not under_cursor("fare_rates") and under_cursor("hourly_stats")
 
 
-async def test_ages_tick_and_only_changed_lines_redraw(taxi: DefinitionsSnapshot) -> None:
+async def test_ages_tick_and_only_changed_lines_redraw(taxi_snapshot: DefinitionsSnapshot) -> None:
     clock = Clock()
-    app = ListApp(taxi, clock)
+    app = ListApp(taxi_snapshot, clock)
     async with app.run_test(size=(120, 24)) as pilot:
         view = pilot.app.query_one(CountingList)
         view.details = {K("zones"): Details(NOW - 58), K("raw_zones"): Details(NOW - 7200)}
@@ -203,8 +192,10 @@ async def test_ages_tick_and_only_changed_lines_redraw(taxi: DefinitionsSnapshot
         assert "✗ failed" in line_of(view, "zones")
 
 
-async def test_sorting_by_header_and_keys_keeps_the_cursor(taxi: DefinitionsSnapshot) -> None:
-    app = ListApp(taxi, Clock())
+async def test_sorting_by_header_and_keys_keeps_the_cursor(
+    taxi_snapshot: DefinitionsSnapshot,
+) -> None:
+    app = ListApp(taxi_snapshot, Clock())
     async with app.run_test(size=(120, 24)) as pilot:
         view = pilot.app.query_one(AssetListView)
         view.statuses = {
@@ -238,12 +229,12 @@ async def test_sorting_by_header_and_keys_keeps_the_cursor(taxi: DefinitionsSnap
         assert column(view, "key")[:2] == ["daily_summary", "zones"]  # newest first
         await pilot.press("less_than_sign", "less_than_sign", "less_than_sign")
         assert view.sort_column == "key"
-        assert column(view, "key") == sorted(str(k) for k in taxi.keys)
+        assert column(view, "key") == sorted(str(k) for k in taxi_snapshot.keys)
         assert cursor_key(view) == "zones"
 
 
-async def test_a_status_change_resorts_a_status_sort(taxi: DefinitionsSnapshot) -> None:
-    app = ListApp(taxi, Clock())
+async def test_a_status_change_resorts_a_status_sort(taxi_snapshot: DefinitionsSnapshot) -> None:
+    app = ListApp(taxi_snapshot, Clock())
     async with app.run_test(size=(120, 24)) as pilot:
         view = pilot.app.query_one(AssetListView)
         view.sort_column = "status"
@@ -256,8 +247,10 @@ async def test_a_status_change_resorts_a_status_sort(taxi: DefinitionsSnapshot) 
         assert "trips_clean" in screen(view)[1]
 
 
-async def test_header_click_sorts_and_clicking_again_reverses(taxi: DefinitionsSnapshot) -> None:
-    app = ListApp(taxi, Clock())
+async def test_header_click_sorts_and_clicking_again_reverses(
+    taxi_snapshot: DefinitionsSnapshot,
+) -> None:
+    app = ListApp(taxi_snapshot, Clock())
     async with app.run_test(size=(120, 24)) as pilot:
         view = pilot.app.query_one(AssetListView)
         await pilot.pause()
@@ -272,13 +265,13 @@ async def test_header_click_sorts_and_clicking_again_reverses(taxi: DefinitionsS
 
 
 async def test_keys_and_clicks_move_the_cursor_and_post_the_asset(
-    taxi: DefinitionsSnapshot,
+    taxi_snapshot: DefinitionsSnapshot,
 ) -> None:
-    app = ListApp(taxi, Clock())
+    app = ListApp(taxi_snapshot, Clock())
     async with app.run_test(size=(120, 8)) as pilot:  # 7 rows of 13 on screen
         view = pilot.app.query_one(AssetListView)
         view.focus()
-        keys = sorted(str(k) for k in taxi.keys)
+        keys = sorted(str(k) for k in taxi_snapshot.keys)
         assert cursor_key(view) == keys[0]  # the first row, once there are rows
         view.cursor = K("raw_trips")
         await pilot.pause()
@@ -303,7 +296,7 @@ async def test_keys_and_clicks_move_the_cursor_and_post_the_asset(
         await pilot.click(AssetListView, offset=(2, 3))  # the third row
         assert view.cursor == K(keys[2]) and app.moves[-1] == K(keys[2])
         # A new snapshot keeps the cursor on its asset.
-        view.snapshot = build_snapshot_again(taxi)
+        view.snapshot = build_snapshot_again(taxi_snapshot)
         await pilot.pause()
         assert view.cursor == K(keys[2]) and cursor_key(view) == keys[2]
 
@@ -385,8 +378,8 @@ class BothApp(App[None]):
             self.query_one(AssetGraphView).cursor = message.key
 
 
-async def test_the_list_and_the_graph_follow_each_other(taxi: DefinitionsSnapshot) -> None:
-    app = BothApp(taxi)
+async def test_the_list_and_the_graph_follow_each_other(taxi_snapshot: DefinitionsSnapshot) -> None:
+    app = BothApp(taxi_snapshot)
     async with app.run_test(size=(160, 30)) as pilot:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
@@ -403,7 +396,7 @@ async def test_the_list_and_the_graph_follow_each_other(taxi: DefinitionsSnapsho
         assert listing.cursor == graph.cursor != K("trips_enriched")
 
 
-def test_list_pane_snapshot(snap_compare, taxi: DefinitionsSnapshot) -> None:  # type: ignore[no-untyped-def]
+def test_list_pane_snapshot(snap_compare, taxi_snapshot: DefinitionsSnapshot) -> None:  # type: ignore[no-untyped-def]
     """The header with the sort arrow, aligned columns, stripes, the cursor, each
     status's colour, and a scrollbar for the columns wider than the pane."""
     statuses = {
@@ -434,7 +427,9 @@ def test_list_pane_snapshot(snap_compare, taxi: DefinitionsSnapshot) -> None:  #
         view.focus()
         await pilot.pause()
 
-    assert snap_compare(ListApp(taxi, Clock()), terminal_size=(100, 16), run_before=run_before)
+    assert snap_compare(
+        ListApp(taxi_snapshot, Clock()), terminal_size=(100, 16), run_before=run_before
+    )
 
 
 # -- the rows, without an app ----------------------------------------------------------

@@ -31,11 +31,6 @@ def event(kind: EventKind, text: str, level: str = "INFO", step: str = "a") -> L
     )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class LogApp(App[None]):
     def compose(self) -> ComposeResult:
         yield RunLogView(id="log")

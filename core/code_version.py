@@ -1,9 +1,13 @@
 """Automatic code versions: a hash of a function's normalised source.
 
-The hash covers the function's AST with its decorators and docstring removed, so
-editing the body changes it and editing a comment, the layout or the docstring does
-not. Each source file is parsed once per process and all its functions hashed then,
-which is much cheaper than `inspect.getsource` per function.
+The hash covers the function's syntax tree with its decorators and docstring removed,
+so editing the body changes it and editing a comment, the layout or the docstring does
+not (nor what a formatter does: parentheses for line breaks, trailing commas). The tree
+is written out by `_canonical`, not `ast.dump`, whose text changes between Python
+versions (3.13 leaves out empty fields, 3.12 added `type_params`): the same source has
+the same version on every supported Python, so upgrading Python marks nothing stale.
+Each source file is parsed once per process and all its functions hashed then, which is
+much cheaper than `inspect.getsource` per function.
 
 Parsing and dumping the AST costs about 30 ms per 500 functions, paid by every load
 that builds a snapshot and by every run. With `use_cache_dir`, the versions of a file
@@ -15,7 +19,6 @@ from __future__ import annotations
 
 import linecache
 import os
-import sys
 from contextlib import suppress
 
 # `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
@@ -29,9 +32,9 @@ if TYPE_CHECKING:
 _versions_by_file: dict[str, dict[int, str]] = {}
 _cache_dir: str | None = None
 
-# Part of every cache entry's name: a new hashing scheme, or a Python whose AST dumps
-# differently, must not read an old entry.
-_SCHEME = "1"
+# Part of every cache entry's name: a new hashing scheme must not read an old entry.
+# Versions are the same on every Python, so entries are shared between them.
+_SCHEME = "2"
 # Entries beyond this many are pruned, oldest first (each is a few KB).
 _MAX_ENTRIES = 2000
 
@@ -71,8 +74,7 @@ def _versions_in(filename: str) -> dict[int, str]:
         return {}
     if _cache_dir is None:
         return _hash_functions_in(source, filename)
-    python = f"py{sys.version_info.major}{sys.version_info.minor}"
-    entry = os.path.join(_cache_dir, f"{_SCHEME}-{python}-{_hash(source, length=40)}.json")
+    entry = os.path.join(_cache_dir, f"{_SCHEME}-{_hash(source, length=40)}.json")
     cached = _read_entry(entry)
     if cached is not None:
         return cached
@@ -131,7 +133,7 @@ def _hash_functions_in(source: str, filename: str) -> dict[int, str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             # co_firstlineno is the first decorator's line when there are decorators.
             first_line = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            versions[first_line] = _hash(ast.dump(_normalised(node)))
+            versions[first_line] = _hash(_canonical(_normalised(node)))
     return versions
 
 
@@ -162,6 +164,42 @@ def _normalised(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
     clone.body = body
     clone.decorator_list = []
     return clone
+
+
+def _canonical(node: Any) -> str:
+    """``node`` written out by node type and field name, leaving out empty fields (None
+    or ``[]``) and positions: a text that depends on the source, not on the Python that
+    parsed it (a field a newer Python adds is empty on code that does not use it)."""
+    import ast
+
+    if isinstance(node, ast.JoinedStr):
+        node = ast.JoinedStr(values=_joined_parts(node.values))
+    if isinstance(node, ast.AST):
+        fields = [
+            f"{name}={_canonical(value)}"
+            for name in node._fields
+            if (value := getattr(node, name, None)) is not None and value != []
+        ]
+        return f"{type(node).__name__}({', '.join(fields)})"
+    if isinstance(node, list):
+        return f"[{', '.join(_canonical(item) for item in node)}]"
+    return repr(node)
+
+
+def _joined_parts(values: list[Any]) -> list[Any]:
+    """An f-string's parts with the literal text merged and empty texts dropped: Pythons
+    split the same literal differently (3.12.0-3.12.3 add an empty part to format specs)."""
+    import ast
+
+    parts: list[Any] = []
+    for value in values:
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            if not value.value:
+                continue
+            if parts and isinstance(parts[-1], ast.Constant):
+                value = ast.Constant(value=parts.pop().value + value.value)
+        parts.append(value)
+    return parts
 
 
 def _hash(text: str, length: int = 12) -> str:

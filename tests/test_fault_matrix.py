@@ -21,3 +21,69 @@ from __future__ import annotations
 
 
 # == Every supported Python ================================================================
+
+# Source that touches most of the grammar: f-strings of every shape (Pythons split them
+# differently), positional-only and keyword-only parameters, match, except*, walrus,
+# async comprehensions, a method in a class.
+VERSIONED_SOURCE = r'''
+import flowdev as dg
+
+
+@dg.asset(group_name="g")
+def orders() -> list[int]:
+    """Orders of the day."""
+    # keep only positive amounts
+    amounts = [3, -1, 4]
+    return [a for a in amounts if a > 0]
+
+async def fancy(x, /, y=1, *args, z: int = 2, **kw):
+    async with ctx() as (a, b):
+        match x:
+            case {"k": [1, *rest]} | None:
+                return f"{x!r:>{y}} and {z=}" + rb"\d"
+    try:
+        pass
+    except* ValueError:
+        raise
+    lam = lambda q, *, r=3: q @ r
+    return [i async for i in aiter(args) if (j := i)], {**kw}, ..., 1_000j, not x, x if y else z
+
+
+def strings(x, y):
+    a = f"a" "b" f"{x}" "y" f"{y:>10}" f"{{}}" f"{x:{'>'}{y}}" f"{x!s:}" f'{x:%Y-%m-%d}'
+    b = "plain" 'concat' """triple""" u"u"
+    global G
+    del a[0], b
+    assert x, "msg"
+    for i in range(3):
+        continue
+    else:
+        pass
+    while False:
+        break
+    with open(x) as f, open(y):
+        yield from f
+    return (yield)
+
+
+class Thing:
+    @staticmethod
+    def method(self, *, k=None) -> "Thing":
+        nonlocal_ = {k: v for k, v in {}.items()}
+        return {1, 2} | {*()} and [*a, *b] and x[1:2, ::3] and -x ** 2 // 3 % 4 >> 1
+'''
+
+# The versions of VERSIONED_SOURCE's functions by first line, as computed on Python
+# 3.11.7, 3.12.1 and 3.13.0 alike. A change here turns every user's assets stale.
+PINNED_CODE_VERSIONS = {
+    5: "69fd4f83e981",
+    12: "97cecc35069d",
+    25: "8ff93b9c83fd",
+    43: "a5436de35a7c",
+}
+
+
+def test_the_automatic_code_version_is_the_same_on_every_python() -> None:
+    from flowdev.code_version import _hash_functions_in
+
+    assert _hash_functions_in(VERSIONED_SOURCE, "versioned.py") == PINNED_CODE_VERSIONS

@@ -420,6 +420,10 @@ class AssetGraphView(ScrollView, can_focus=True):
             return
         self._cursor_row = region.y
         self.refresh_line(region.y)
+        if not self.size.area:
+            # Not laid out yet: a scroll now would be to fit a zero-width view (cutting
+            # off the left of the drawing); `on_resize` scrolls once the size is known.
+            return
         self.scroll_to_region(
             region, spacing=Spacing(1, 2, 1, 2), animate=False, force=True, immediate=True
         )

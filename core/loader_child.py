@@ -43,12 +43,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     faulthandler.enable(file=sys.stderr)
     if STACK_SIGNAL is not None:
         faulthandler.register(STACK_SIGNAL, file=sys.stderr, all_threads=True)
+    os._exit = _exit_with_stack
     payload = load_here(project, changed_files, report_modules=report_modules)
+    os._exit = _REAL_EXIT
     if STACK_SIGNAL is not None:
         faulthandler.unregister(STACK_SIGNAL)
     with result:
         json.dump(payload, result, separators=(",", ":"))
     return 0
+
+
+def _exit_with_stack(code: int) -> None:
+    """`os._exit` while the project imports: print the stack first, as a hang or a
+    crash does, so the loader can say which file and line ended the process."""
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    _REAL_EXIT(code)
+
+
+_REAL_EXIT = os._exit
 
 
 def _parse_args(args: list[str]) -> tuple[Project, list[str], bool] | None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from flowdev import __version__
-from flowdev.errors import FlowdevError, close_matches, did_you_mean
+from flowdev.errors import ConfigError, FlowdevError, close_matches, did_you_mean
 from flowdev.project import Project, describe_error, find_project
 from flowdev.storage import RunStatus, Storage
 
@@ -476,15 +476,19 @@ def materialize(
         storage = run_commands.open_storage(project)
     except FlowdevError as error:
         fail(error, as_json)
-    code = run_commands.materialize_and_watch(
-        storage,
-        project,
-        [k.to_user_string() for k in keys],
-        selection=select or "*",
-        run_config=run_config,
-        as_json=as_json,
-        code_fingerprint=snapshot.code_fingerprint,
-    )
+    try:
+        code = run_commands.materialize_and_watch(
+            storage,
+            project,
+            [k.to_user_string() for k in keys],
+            selection=select or "*",
+            run_config=run_config,
+            as_json=as_json,
+            code_fingerprint=snapshot.code_fingerprint,
+            definitions=snapshot,
+        )
+    except ConfigError as error:
+        fail(error, as_json)
     raise typer.Exit(code)
 
 
@@ -582,17 +586,21 @@ def reexecute(
         keys = run_commands.reexecution_keys(storage, parent, from_failure)
     except FlowdevError as error:
         fail(error, as_json)
-    code = run_commands.materialize_and_watch(
-        storage,
-        project,
-        keys,
-        selection=f"re-execution of {parent.run_id[:8]}"
-        + (" from failure" if from_failure else ""),
-        run_config=dict(parent.run_config),
-        as_json=as_json,
-        parent=parent,
-        code_fingerprint=snapshot.code_fingerprint,
-    )
+    try:
+        code = run_commands.materialize_and_watch(
+            storage,
+            project,
+            keys,
+            selection=f"re-execution of {parent.run_id[:8]}"
+            + (" from failure" if from_failure else ""),
+            run_config=dict(parent.run_config),
+            as_json=as_json,
+            parent=parent,
+            code_fingerprint=snapshot.code_fingerprint,
+            definitions=snapshot,
+        )
+    except ConfigError as error:
+        fail(error, as_json)
     raise typer.Exit(code)
 
 

@@ -150,12 +150,15 @@ def _cron_error(defs: Definitions) -> LoadError | None:
     every cron string is parsed and given a next tick, as the status and the daemon
     will, so a bad one is a load error and not a crash later in `flowdev assets`.
     """
+    crons = list(_cron_strings(defs))
+    if not crons:
+        return None  # croniter's import (with dateutil's) is paid only by those who use it
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
     from croniter import croniter
 
-    for where, cron, timezone, source in _cron_strings(defs):
+    for where, cron, timezone, source in crons:
         try:
             zone = ZoneInfo(timezone or "UTC")
         except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError

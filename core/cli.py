@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from flowdev import __version__
-from flowdev.errors import FlowdevError, close_matches, did_you_mean
+from flowdev.errors import ConfigError, FlowdevError, close_matches, did_you_mean
 from flowdev.project import Project, describe_error, find_project
 from flowdev.storage import RunStatus, Storage
 
@@ -51,6 +51,16 @@ FileOption = Annotated[
     str | None, typer.Option("--file", "-f", help="Load the definitions from this Python file.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+LoadTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--load-timeout",
+        min=0.1,
+        help="Seconds the definitions may take to import (default: [tool.flowdev]"
+        " load_timeout, else 30).",
+        show_default=False,
+    ),
+]
 SelectOption = Annotated[
     str | None,
     typer.Option("--select", "-s", help="An asset selection, e.g. 'group:ingest+' or 'orders*'."),
@@ -69,6 +79,7 @@ def _root(
     project_dir: ProjectOption = Path("."),
     module: ModuleOption = None,
     file: FileOption = None,
+    load_timeout: LoadTimeoutOption = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -79,7 +90,7 @@ def _root(
     Without a command, opens the app (`flowdev dev`).
     """
     if context.invoked_subcommand is None:
-        dev(project_dir, module, file)
+        dev(project_dir, module, file, load_timeout)
 
 
 def fail(error: FlowdevError, as_json: bool, code: int = 2) -> NoReturn:
@@ -91,13 +102,17 @@ def fail(error: FlowdevError, as_json: bool, code: int = 2) -> NoReturn:
 
 
 def load(
-    project_dir: Path, module: str | None, file: str | None, as_json: bool
+    project_dir: Path,
+    module: str | None,
+    file: str | None,
+    as_json: bool,
+    load_timeout: float | None = None,
 ) -> tuple[Project, DefinitionsSnapshot]:
     """Find the project and load its definitions in a child process, or exit 2."""
     from flowdev.loader import LoadError, load_project
 
     try:
-        project = find_project(project_dir, module=module, file=file)
+        project = find_project(project_dir, module=module, file=file, load_timeout=load_timeout)
     except FlowdevError as error:
         fail(error, as_json)
     loaded = load_project(project)
@@ -155,6 +170,7 @@ def check(
     project_dir: ProjectOption = Path("."),
     module: ModuleOption = None,
     file: FileOption = None,
+    load_timeout: LoadTimeoutOption = None,
     as_json: JsonOption = False,
     watch: Annotated[
         bool,
@@ -167,15 +183,16 @@ def check(
     ] = False,
 ) -> None:
     """Load and validate the definitions; warn about dependencies nothing defines."""
+    find = partial(find_project, project_dir, module=module, file=file, load_timeout=load_timeout)
     if watch:
         try:
-            project = find_project(project_dir, module=module, file=file)
+            project = find()
         except FlowdevError as error:
             fail(error, as_json)
-        _check_watch(project, as_json, partial(find_project, project_dir, module=module, file=file))
+        _check_watch(project, as_json, find)
         return
     started = time.perf_counter()
-    project, snapshot = load(project_dir, module, file, as_json)
+    project, snapshot = load(project_dir, module, file, as_json, load_timeout)
     elapsed = time.perf_counter() - started
     graph = snapshot.asset_graph
     defined = [a.key.to_user_string() for a in snapshot.assets if not a.is_external]
@@ -314,13 +331,14 @@ def assets(
     project_dir: ProjectOption = Path("."),
     module: ModuleOption = None,
     file: FileOption = None,
+    load_timeout: LoadTimeoutOption = None,
     select: SelectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List the assets (in topological order) with their group, kinds, deps and status."""
     from flowdev.status import asset_statuses
 
-    project, snapshot = load(project_dir, module, file, as_json)
+    project, snapshot = load(project_dir, module, file, as_json, load_timeout)
     keys = _select(snapshot, select, as_json)
     try:
         storage = Storage(project.home)
@@ -389,12 +407,13 @@ def graph(
     project_dir: ProjectOption = Path("."),
     module: ModuleOption = None,
     file: FileOption = None,
+    load_timeout: LoadTimeoutOption = None,
     select: SelectOption = None,
 ) -> None:
     """Draw the asset graph (or a selection of it) as text."""
     from flowdev.graph_text import render_graph
 
-    _project, snapshot = load(project_dir, module, file, False)
+    _project, snapshot = load(project_dir, module, file, False, load_timeout)
     keys = _select(snapshot, select, False)
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     typer.echo(render_graph(snapshot.asset_graph, keys, width=width))
@@ -405,10 +424,12 @@ def dev(
     project_dir: ProjectOption = Path("."),
     module: ModuleOption = None,
     file: FileOption = None,
+    load_timeout: LoadTimeoutOption = None,
 ) -> None:
     """Open the terminal app: the graph, statuses, runs and logs, reloading on every save."""
+    find = partial(find_project, project_dir, module=module, file=file, load_timeout=load_timeout)
     try:
-        project = find_project(project_dir, module=module, file=file)
+        project = find()
         from flowdev import run_commands
 
         run_commands.open_storage(project).close()  # a newer database is refused up front
@@ -417,7 +438,7 @@ def dev(
     # The one place core touches the app: headless commands never import Textual.
     from flowdev.tui.app import run_app
 
-    run_app(project, reread=partial(find_project, project_dir, module=module, file=file))
+    run_app(project, reread=find)
 
 
 # -- runs --------------------------------------------------------------------------------
@@ -433,6 +454,7 @@ def materialize(
     project_dir: ProjectOption = Path("."),
     module: ModuleOption = None,
     file: FileOption = None,
+    load_timeout: LoadTimeoutOption = None,
     select: SelectOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -443,7 +465,7 @@ def materialize(
     """
     from flowdev import run_commands
 
-    project, snapshot = load(project_dir, module, file, as_json)
+    project, snapshot = load(project_dir, module, file, as_json, load_timeout)
     keys = [k for k in _select(snapshot, select, as_json) if not snapshot.get(k).is_external]
     if not keys:
         fail(
@@ -454,22 +476,31 @@ def materialize(
         storage = run_commands.open_storage(project)
     except FlowdevError as error:
         fail(error, as_json)
-    code = run_commands.materialize_and_watch(
-        storage,
-        project,
-        [k.to_user_string() for k in keys],
-        selection=select or "*",
-        run_config=run_config,
-        as_json=as_json,
-        code_fingerprint=snapshot.code_fingerprint,
-    )
+    try:
+        code = run_commands.materialize_and_watch(
+            storage,
+            project,
+            [k.to_user_string() for k in keys],
+            selection=select or "*",
+            run_config=run_config,
+            as_json=as_json,
+            code_fingerprint=snapshot.code_fingerprint,
+            definitions=snapshot,
+        )
+    except ConfigError as error:
+        fail(error, as_json)
     raise typer.Exit(code)
+
+
+_MAX_LIMIT = 2**63 - 1  # SQLite's largest integer: a LIMIT past it overflows
 
 
 @app.command()
 def runs(
     project_dir: ProjectOption = Path("."),
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=_MAX_LIMIT, help="How many runs.")
+    ] = 20,
     as_json: JsonOption = False,
 ) -> None:
     """List recent runs, newest first."""
@@ -539,6 +570,7 @@ def reexecute(
     project_dir: ProjectOption = Path("."),
     module: ModuleOption = None,
     file: FileOption = None,
+    load_timeout: LoadTimeoutOption = None,
     from_failure: Annotated[
         bool, typer.Option("--from-failure", help="Only the steps that failed or never ran.")
     ] = False,
@@ -547,24 +579,28 @@ def reexecute(
     """Run a past run's assets again, as a new run linked to it."""
     from flowdev import run_commands
 
-    project, snapshot = load(project_dir, module, file, as_json)
+    project, snapshot = load(project_dir, module, file, as_json, load_timeout)
     try:
         storage = run_commands.open_storage(project)
         parent = storage.get_run(run_id)
         keys = run_commands.reexecution_keys(storage, parent, from_failure)
     except FlowdevError as error:
         fail(error, as_json)
-    code = run_commands.materialize_and_watch(
-        storage,
-        project,
-        keys,
-        selection=f"re-execution of {parent.run_id[:8]}"
-        + (" from failure" if from_failure else ""),
-        run_config=dict(parent.run_config),
-        as_json=as_json,
-        parent=parent,
-        code_fingerprint=snapshot.code_fingerprint,
-    )
+    try:
+        code = run_commands.materialize_and_watch(
+            storage,
+            project,
+            keys,
+            selection=f"re-execution of {parent.run_id[:8]}"
+            + (" from failure" if from_failure else ""),
+            run_config=dict(parent.run_config),
+            as_json=as_json,
+            parent=parent,
+            code_fingerprint=snapshot.code_fingerprint,
+            definitions=snapshot,
+        )
+    except ConfigError as error:
+        fail(error, as_json)
     raise typer.Exit(code)
 
 

@@ -27,6 +27,10 @@ from flowdev.events import EventKind, RunEvent
 from flowdev.project import Project
 from flowdev.storage import ACTIVE_STATUSES, RunRecord, RunStatus, Storage
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from flowdev.snapshot import DefinitionsSnapshot
+
 DEFAULT_MAX_CONCURRENT_RUNS = 4
 DEFAULT_CANCEL_GRACE_SECONDS = 10.0
 # A run claimed for starting whose worker never recorded itself (the launcher died
@@ -64,11 +68,20 @@ def launch_run(
     parent_run_id: str | None = None,
     root_run_id: str | None = None,
     code_fingerprint: str | None = None,
+    definitions: DefinitionsSnapshot | None = None,
 ) -> RunRecord:
     """Queue a run of ``asset_keys`` (``"a/b"`` strings) and start it if a slot is free.
 
-    Returns at once; the run goes on in its own worker process.
+    Returns at once; the run goes on in its own worker process. With ``definitions``
+    (the snapshot the keys were chosen from), the run config is checked against it
+    first, so a config that cannot work never becomes a run.
+
+    Raises:
+        ConfigError: the run config does not fit ``definitions``; nothing was launched.
     """
+    asset_keys = tuple(asset_keys)
+    if definitions is not None:
+        definitions.validate_run_config(run_config or {}, asset_keys)
     run = storage.add_run(
         RunRecord(
             run_id=uuid.uuid4().hex,

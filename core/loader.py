@@ -136,9 +136,11 @@ def _shown(filename: str, relative_to: Path | None) -> str:
 
 
 def load_project(
-    project: Project, *, timeout: float = 30.0, changed_files: Iterable[str] = ()
+    project: Project, *, timeout: float | None = None, changed_files: Iterable[str] = ()
 ) -> DefinitionsSnapshot | LoadError:
     """Load ``project``'s definitions once, in a freshly spawned interpreter.
+
+    ``timeout`` (seconds) defaults to the project's ``load_timeout``.
 
     For repeated loads (a watcher, the app) keep a `Loader`: it forks each child from a
     warm interpreter instead.
@@ -164,13 +166,21 @@ class Loader:
     `ForkServer` that has flowdev and the project's third-party modules imported
     already; if it dies, that load is spawned instead and a new server started.
     ``fork_server`` is open to other users of a warm interpreter (run workers).
-    Close the loader (or use it as a context manager) to stop the server.
+    Close the loader (or use it as a context manager) to stop the server. ``timeout``
+    (seconds a load may take) defaults to the project's ``load_timeout``.
     """
 
-    def __init__(self, project: Project, *, timeout: float = 30.0, warm: bool = True) -> None:
+    def __init__(
+        self, project: Project, *, timeout: float | None = None, warm: bool = True
+    ) -> None:
         self.project = project
-        self.timeout = timeout
+        self._timeout = timeout
         self.fork_server: ForkServer | None = ForkServer() if warm and fork_available() else None
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a load may take (follows the project's ``load_timeout`` unless given)."""
+        return self.project.load_timeout if self._timeout is None else self._timeout
 
     def load(self, changed_files: Iterable[str] = ()) -> DefinitionsSnapshot | LoadError:
         """Load the definitions now: a snapshot, or why not (never raises for user code)."""
@@ -220,9 +230,9 @@ class Loader:
         payload = _parse_payload(outcome.stdout)
         output, frames = _split_dump(outcome.stderr.decode(errors="replace"), self.project.root)
         if outcome.timed_out:
-            error = self._timeout_error()
+            error = self._timeout_error(self._importing(frames))
         elif payload is None:
-            error = self._crash_error(outcome.returncode)
+            error = self._crash_error(outcome.returncode, self._importing(frames))
         else:
             if self.fork_server is not None and payload.get("warm_modules"):
                 self.fork_server.preload(payload["warm_modules"])
@@ -274,19 +284,30 @@ class Loader:
             start_new_session=hasattr(os, "setsid"),  # so a kill reaches what it starts
         )
 
-    def _timeout_error(self) -> LoadError:
+    def _importing(self, frames: list[tuple[str, int, str]]) -> str:
+        """`` while importing pkg.mod``, from the innermost user frame of a stack dump
+        (its file:line leads the message), or ""."""
+        if not frames or not Path(frames[0][0]).is_relative_to(self.project.root):
+            return ""
+        relative = Path(frames[0][0]).relative_to(self.project.root)
+        module = ".".join(relative.with_suffix("").parts).removesuffix(".__init__")
+        return f" while importing {module}"
+
+    def _timeout_error(self, where: str) -> LoadError:
         return LoadError(
             kind="timeout",
             exception_type=None,
             message=(
-                f"loading {self.project.target} did not finish within {self.timeout:g} s, "
+                f"loading {self.project.target} did not finish within {self.timeout:g} s{where}, "
                 "so flowdev stopped it. Something at import time waits or loops (a network "
                 "call, input(), a sleep, an endless loop): move that work into an asset or "
-                "a resource, which run only when materialized."
+                "a resource, which run only when materialized. If the import is only slow, "
+                "allow it more time with load_timeout = 120 under [tool.flowdev] in "
+                "pyproject.toml, or --load-timeout 120."
             ),
         )
 
-    def _crash_error(self, returncode: int | None) -> LoadError:
+    def _crash_error(self, returncode: int | None, where: str) -> LoadError:
         how = f"with exit code {returncode}"
         if returncode is not None and returncode < 0:
             try:
@@ -297,8 +318,8 @@ class Loader:
             kind="crashed",
             exception_type=None,
             message=(
-                f"the process loading {self.project.target} ended ({how}) before it "
-                "reported the definitions."
+                f"the process loading {self.project.target} ended ({how}){where} before "
+                "it reported the definitions."
             ),
         )
 

@@ -18,10 +18,14 @@ import traceback
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from flowdev.loader import STACK_SIGNAL, LoadError, LoadErrorKind
 from flowdev.project import Project, is_user_file
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from flowdev.definitions import Definitions
 
 __all__ = ["error_from_exception", "load_here", "main", "warm_modules"]
 
@@ -43,12 +47,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     faulthandler.enable(file=sys.stderr)
     if STACK_SIGNAL is not None:
         faulthandler.register(STACK_SIGNAL, file=sys.stderr, all_threads=True)
+    os._exit = _exit_with_stack  # type: ignore[assignment]
     payload = load_here(project, changed_files, report_modules=report_modules)
+    os._exit = _REAL_EXIT
     if STACK_SIGNAL is not None:
         faulthandler.unregister(STACK_SIGNAL)
     with result:
         json.dump(payload, result, separators=(",", ":"))
     return 0
+
+
+def _exit_with_stack(code: int) -> NoReturn:
+    """`os._exit` while the project imports: print the stack first, as a hang or a
+    crash does, so the loader can say which file and line ended the process."""
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    _REAL_EXIT(code)
+
+
+_REAL_EXIT = os._exit
 
 
 def _parse_args(args: list[str]) -> tuple[Project, list[str], bool] | None:
@@ -102,6 +118,9 @@ def load_here(
         module = import_definitions_module(project)
         found = definitions_in(module)
         defs = find_definitions(module, project)
+        cron_error = _cron_error(defs)
+        if cron_error is not None:
+            return _with_modules({"error": cron_error.to_json()}, before, project, report_modules)
         snapshot = build_snapshot(defs, load_seconds=time.perf_counter() - started)
         payload = {"snapshot": snapshot.to_json()}
     except BaseException as error:
@@ -111,9 +130,81 @@ def load_here(
         if len(found) > 1:  # "several Definitions": a definitions problem, not a missing one
             load_error = replace(load_error, kind="definitions_error")
         payload = {"error": load_error.to_json()}
+    return _with_modules(payload, before, project, report_modules)
+
+
+def _with_modules(
+    payload: dict[str, Any], before: Set[str], project: Project, report_modules: bool
+) -> dict[str, Any]:
     if report_modules:
         payload["warm_modules"] = warm_modules(set(sys.modules) - before, project.root)
     return payload
+
+
+def _cron_error(defs: Definitions) -> LoadError | None:
+    """The first schedule or freshness policy whose cron string or timezone croniter or
+    zoneinfo cannot use, located where it is written.
+
+    `flowdev.policies.validate_cron` checks only the shape where definitions are built
+    (`import flowdev` stays free of croniter); here, where a load pays for the import,
+    every cron string is parsed and given a next tick, as the status and the daemon
+    will, so a bad one is a load error and not a crash later in `flowdev assets`.
+    """
+    crons = list(_cron_strings(defs))
+    if not crons:
+        return None  # croniter's import (with dateutil's) is paid only by those who use it
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    for where, cron, timezone, source in crons:
+        try:
+            zone = ZoneInfo(timezone or "UTC")
+        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+            problem = f"timezone {timezone!r} is unknown; use an IANA name such as 'Europe/Berlin'"
+        else:
+            try:
+                croniter(cron, datetime.now(UTC).astimezone(zone)).get_next(datetime)
+                continue
+            except (ValueError, KeyError) as error:  # croniter's errors are ValueErrors
+                problem = f"cron schedule {cron!r} is not valid ({error}). " + _CRON_HINT
+        return LoadError(
+            kind="definitions_error",
+            exception_type="InvalidDefinitionError",
+            message=f"{where}: {problem}",
+            file=source[0] if source else None,
+            line=source[1] if source else None,
+        )
+    return None
+
+
+_CRON_HINT = (
+    "Write five fields 'minute hour day-of-month month day-of-week' within their ranges"
+    " (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6) on a date that exists,"
+    " e.g. '0 9 * * *', or an alias such as @daily."
+)
+
+
+def _cron_strings(
+    defs: Definitions,
+) -> Iterable[tuple[str, str, str | None, tuple[str, int] | None]]:
+    """(what, cron, timezone, source file and line) of every cron string in ``defs``."""
+    for schedule in defs.schedules:
+        where = f"schedule {schedule.name!r}"
+        yield where, schedule.cron_schedule, schedule.execution_timezone, schedule.source
+    graph = defs.asset_graph
+    for key in graph.keys:
+        policy = defs.get_spec(key).freshness_policy
+        if policy is None or policy.cron_schedule is None:
+            continue
+        source = None if defs.is_external(key) else defs.get_assets_def(key).source
+        yield (
+            f"the FreshnessPolicy of asset {key.to_user_string()!r}",
+            policy.cron_schedule,
+            policy.cron_schedule_timezone,
+            source if source and source[0] else None,
+        )
 
 
 def _forget_bytecode(changed_files: Iterable[str]) -> None:

@@ -31,15 +31,19 @@ if TYPE_CHECKING:
     from flowdev.definitions import Definitions
 
 
+DEFAULT_LOAD_TIMEOUT = 30.0  # seconds an import of the definitions may take
+
+
 @record
 class Project:
     """Where a project lives and how to find its definitions."""
 
-    __slots__ = ("root", "module", "file", "watch")
+    __slots__ = ("root", "module", "file", "watch", "load_timeout")
     root: Path
     module: str | None
     file: Path | None
     watch: tuple[str, ...]
+    load_timeout: float
 
     def __init__(
         self,
@@ -48,12 +52,14 @@ class Project:
         module: str | None = None,
         file: Path | None = None,
         watch: tuple[str, ...] = (),
+        load_timeout: float = DEFAULT_LOAD_TIMEOUT,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "root", root)
         set_(self, "module", module)
         set_(self, "file", file)
         set_(self, "watch", watch)
+        set_(self, "load_timeout", load_timeout)
 
     @property
     def name(self) -> str:
@@ -77,8 +83,14 @@ def find_project(
     *,
     module: str | None = None,
     file: str | os.PathLike[str] | None = None,
+    load_timeout: float | None = None,
 ) -> Project:
-    """Read ``[tool.flowdev]`` from the project's pyproject.toml; arguments win over it."""
+    """Read ``[tool.flowdev]`` from the project's pyproject.toml; arguments win over it.
+
+    Raises:
+        ProjectError: the directory or pyproject.toml cannot be used; the message says
+            which setting is wrong and where.
+    """
     import re
     import tomllib
 
@@ -105,12 +117,15 @@ def find_project(
             f"{pyproject}: [tool.flowdev] watch must be a list of glob strings",
             file=str(pyproject),
         )
+    globs = tuple(watch)
+    timeout = _load_timeout(settings, pyproject) if load_timeout is None else load_timeout
     if file is not None:
-        return Project(root=root, file=(root / file).resolve(), watch=tuple(watch))
+        return Project(root=root, file=(root / file).resolve(), watch=globs, load_timeout=timeout)
     module = module or settings.get("module")  # type: ignore[assignment]
     file_setting = settings.get("file")
     if module is None and isinstance(file_setting, str):
-        return Project(root=root, file=(root / file_setting).resolve(), watch=tuple(watch))
+        path = (root / file_setting).resolve()
+        return Project(root=root, file=path, watch=globs, load_timeout=timeout)
     if not isinstance(module, str) or not module:
         raise ProjectError(
             f"flowdev does not know where the definitions of {root} are. Add\n\n"
@@ -118,7 +133,21 @@ def find_project(
             f"to {pyproject}, or pass --module/-m or --file/-f.",
             file=str(pyproject) if pyproject.is_file() else None,
         )
-    return Project(root=root, module=module, watch=tuple(watch))
+    return Project(root=root, module=module, watch=globs, load_timeout=timeout)
+
+
+def _load_timeout(settings: dict[str, object], pyproject: Path) -> float:
+    value = settings.get("load_timeout", DEFAULT_LOAD_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        lines = pyproject.read_text().splitlines()
+        line = next((n for n, text in enumerate(lines, 1) if "load_timeout" in text), None)
+        raise ProjectError(
+            f"{pyproject}{f':{line}' if line else ''}: [tool.flowdev] load_timeout must be a"
+            f" number of seconds above 0, like load_timeout = 60; it is {value!r}",
+            file=str(pyproject),
+            line=line,
+        )
+    return float(value)
 
 
 def load_definitions(project: Project) -> Definitions:

@@ -20,6 +20,10 @@ from flowdev.project import Project
 from flowdev.runlog import LogLine, RunLogTail
 from flowdev.storage import RunRecord, RunStatus, Storage
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from flowdev.snapshot import DefinitionsSnapshot
+
 RunIdArgument = Annotated[str, typer.Argument(help="A run id (a unique prefix is enough).")]
 _POLL_SECONDS = 0.05
 _RECONCILE_SECONDS = 0.5
@@ -46,9 +50,17 @@ def read_run_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as error:
         raise ConfigError(f"cannot read the run config file {path}: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: byte {error.start} (0x{data[error.start]:02x}) is not UTF-8;"
+            " save the file as UTF-8"
+        ) from None
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
@@ -70,6 +82,11 @@ def read_run_config(path: Path | None) -> dict[str, Any]:
             raise ConfigError(f"{path}: run config must be a .json, .yaml or .toml file")
     except ValueError as error:  # json, toml and yaml errors all derive from ValueError
         raise ConfigError(f"{path}: {error}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: the run config nests deeper than the parser can follow; no config"
+            " field takes data nested that deep"
+        ) from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: run config must be a mapping, like {{'ops': {{...}}}}")
     return config
@@ -85,8 +102,13 @@ def materialize_and_watch(
     as_json: bool,
     parent: RunRecord | None = None,
     code_fingerprint: str | None = None,
+    definitions: DefinitionsSnapshot | None = None,
 ) -> int:
-    """Launch a run, stream it to the terminal, and return the exit code (0 or 1)."""
+    """Launch a run, stream it to the terminal, and return the exit code (0 or 1).
+
+    Raises:
+        ConfigError: the run config does not fit ``definitions``; nothing was launched.
+    """
     run = launch_run(
         storage,
         project,
@@ -96,6 +118,7 @@ def materialize_and_watch(
         parent_run_id=parent.run_id if parent else None,
         root_run_id=(parent.root_run_id or parent.run_id) if parent else None,
         code_fingerprint=code_fingerprint,
+        definitions=definitions,
     )
     printer = None if as_json else _LivePrinter(run, len(asset_keys))
     tail = RunLogTail(storage, run.run_id)

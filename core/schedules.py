@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -78,6 +80,7 @@ class ScheduleDefinition:
     description: str | None = None
     default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED
     tags: Mapping[str, str] = field(default_factory=dict)
+    source: tuple[str, int] | None = field(default=None, compare=False)
 
     def __init__(
         self,
@@ -113,9 +116,23 @@ class ScheduleDefinition:
             "description": description,
             "default_status": default_status,
             "tags": dict(tags or {}),
+            "source": _defined_at(execution_fn),
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
+
+
+def _defined_at(fn: Callable[..., Any] | None) -> tuple[str, int] | None:
+    """Where a schedule is written, for load errors: its function, else the first caller
+    outside flowdev."""
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        return code.co_filename, code.co_firstlineno
+    package = os.path.dirname(__file__) + os.sep
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back  # type: ignore[assignment]
+    return (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
 
 
 def schedule(

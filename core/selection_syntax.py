@@ -20,7 +20,8 @@ The current syntax (Dagster's UI and ``AssetSelection.from_string``)::
                   asset, a "*" inside matches any characters (including "/")
 
 A bare ``+`` walks every level, ``2+`` two levels up, ``+1`` one level down, ``+0``
-none. Traversals bind tightest, then ``not``, then ``and``, then ``or``.
+none. Traversals bind tightest, then ``not``, then ``and``, then ``or``. Parentheses,
+``roots(...)``/``sinks(...)`` and ``not`` nest at most ``MAX_DEPTH`` levels deep.
 
 The older syntax (``dagster asset materialize --select``)::
 
@@ -71,6 +72,9 @@ _FUNCTIONS = ("roots", "sinks")
 _KEYWORDS = frozenset({"and", "AND", "or", "OR", "not", "NOT"})
 _CURRENT_SYNTAX_MARKS = frozenset({":", "QUOTED", "(", ")", "="})
 _STARTS_SELECTION = frozenset({"WORD", "QUOTED", "*", "+", "("})
+# Far above any query a person writes, far below Python's recursion limit: each level
+# costs the parser a few frames, and resolving the selection a few more.
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +209,8 @@ class _Reader:
 
 
 class _CurrentParser(_Reader):
+    depth = 0
+
     def parse(self) -> AssetSelection:
         selection = self._parse_or()
         if self.current.kind != "END":
@@ -230,8 +236,11 @@ class _CurrentParser(_Reader):
 
     def _parse_not(self) -> AssetSelection:
         if self._at_keyword("not", "NOT"):
+            self._enter_level()
             self.advance()
-            return ~self._parse_not()
+            inner = self._parse_not()
+            self.depth -= 1
+            return ~inner
         return self._parse_traversal()
 
     def _parse_traversal(self) -> AssetSelection:
@@ -267,6 +276,7 @@ class _CurrentParser(_Reader):
         self.fail_expected("a selection")
 
     def _parse_parenthesised(self) -> AssetSelection:
+        self._enter_level()
         opening = self.advance()
         if self.current.kind == ")":
             self.fail("expected a selection inside the parentheses")
@@ -274,7 +284,14 @@ class _CurrentParser(_Reader):
         if self.current.kind != ")":
             self._fail_after_selection(opening)
         self.advance()
+        self.depth -= 1
         return inner
+
+    def _enter_level(self) -> None:
+        # Every recursive production passes here, so no query can exhaust the stack.
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.fail(f"the query nests deeper than {MAX_DEPTH} levels; remove some '(' or 'not'")
 
     def _parse_attribute(self) -> AssetSelection:
         name = self.advance()

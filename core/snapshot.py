@@ -216,6 +216,9 @@ class DefinitionsSnapshot:
     ``assets`` are in topological order. ``undefined_dependency_keys`` are the external
     assets that exist only because something depends on them (``flowdev check`` warns
     about each). ``load_seconds`` is how long importing the definitions took.
+    ``config_schemas`` maps each op that takes a `Config` to its fields, and
+    ``resource_config_schemas`` each resource key to the config it takes (see
+    `flowdev.config_schema`), so run config is checked before a run is launched.
     """
 
     assets: tuple[AssetSnapshot, ...]
@@ -225,6 +228,8 @@ class DefinitionsSnapshot:
     resource_keys: tuple[str, ...] = ()
     undefined_dependency_keys: tuple[AssetKey, ...] = ()
     load_seconds: float = 0.0
+    config_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    resource_config_schemas: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
     _index: dict[AssetKey, AssetSnapshot] = field(default_factory=dict, repr=False, compare=False)
     _graph: list[AssetGraph] = field(default_factory=list, repr=False, compare=False)
     _strings: list[tuple[tuple[str, tuple[str, ...]], ...]] = field(
@@ -303,7 +308,27 @@ class DefinitionsSnapshot:
                 key.to_user_string() for key in self.undefined_dependency_keys
             ],
             "load_seconds": self.load_seconds,
+            "config_schemas": dict(self.config_schemas),
+            "resource_config_schemas": dict(self.resource_config_schemas),
         }
+
+    def validate_run_config(self, run_config: Mapping[str, Any], asset_keys: Iterable[str]) -> None:
+        """Check ``run_config`` for a run of ``asset_keys`` (``"a/b"`` strings), before it
+        is launched.
+
+        Raises:
+            ConfigError: every problem, one per line, each with its run-config path.
+        """
+        from flowdev.config_schema import validate_run_config
+
+        op_names = {a.op_name for a in self.assets if a.op_name is not None}
+        selected = {self.get(AssetKey.from_user_string(key)).op_name for key in asset_keys}
+        validate_run_config(
+            run_config,
+            {name: self.config_schemas.get(name) for name in op_names},
+            {key: self.resource_config_schemas.get(key) for key in self.resource_keys},
+            {name for name in selected if name is not None},
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DefinitionsSnapshot:
@@ -318,6 +343,8 @@ class DefinitionsSnapshot:
                 AssetKey.from_user_string(key) for key in data["undefined_dependency_keys"]
             ),
             load_seconds=data["load_seconds"],
+            config_schemas=data.get("config_schemas", {}),
+            resource_config_schemas=data.get("resource_config_schemas", {}),
         )
 
 
@@ -358,6 +385,7 @@ def build_snapshot(defs: Definitions, *, load_seconds: float = 0.0) -> Definitio
             )
         )
     assets = []
+    config_schemas: dict[str, dict[str, Any]] = {}
     for key in graph.keys:
         node = graph.node(key)
         spec = defs.get_spec(key)
@@ -377,6 +405,10 @@ def build_snapshot(defs: Definitions, *, load_seconds: float = 0.0) -> Definitio
             assets.append(AssetSnapshot(is_external=True, **common))
             continue
         assets_def = defs.get_assets_def(key)
+        if assets_def.config_param is not None and assets_def.op_name not in config_schemas:
+            from flowdev.config_schema import class_schema
+
+            config_schemas[assets_def.op_name] = class_schema(assets_def.config_param[1])
         source_file, source_line = assets_def.source
         retry = assets_def.retry_policy
         assets.append(
@@ -399,7 +431,15 @@ def build_snapshot(defs: Definitions, *, load_seconds: float = 0.0) -> Definitio
         resource_keys=tuple(sorted(defs.resources)),
         undefined_dependency_keys=tuple(defs.undefined_dependency_keys),
         load_seconds=load_seconds,
+        config_schemas=config_schemas,
+        resource_config_schemas=_resource_config_schemas(defs),
     )
+
+
+def _resource_config_schemas(defs: Definitions) -> dict[str, dict[str, Any] | None]:
+    from flowdev.config_schema import resource_schema
+
+    return {key: resource_schema(resource) for key, resource in defs.resources.items()}
 
 
 def _job_snapshot(defs: Definitions, job: Any) -> JobSnapshot:

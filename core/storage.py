@@ -255,6 +255,13 @@ class Storage:
         Raises:
             StorageError: no run (or several) matches.
         """
+        if len(run_id) > _RUN_ID_LENGTH:
+            # No id is that long, and SQLite refuses a LIKE pattern past 50,000 bytes.
+            shown = run_id if len(run_id) <= 40 else run_id[:37] + "..."
+            raise StorageError(
+                f"no run {shown!r}: a run id is {_RUN_ID_LENGTH} characters and this one is"
+                f" {len(run_id):,}; `flowdev runs` lists them"
+            )
         rows = self._conn.execute(
             f"SELECT {_RUN_COLUMNS} FROM runs "
             "WHERE run_id = ? OR run_id LIKE ? ESCAPE '\\' LIMIT 3",
@@ -745,6 +752,9 @@ def _record_failure(conn: sqlite3.Connection, asset_keys: Iterable[str], event: 
         "last_failure_message = excluded.last_failure_message, in_progress_run_id = NULL",
         [(key, event.timestamp, event.run_id, event.message) for key in asset_keys],
     )
+
+
+_RUN_ID_LENGTH = 32  # uuid4().hex, as the launcher makes them
 
 
 def _escape_like(text: str) -> str:

@@ -111,7 +111,7 @@ async def watch_project(
     reload: asyncio.Event | None = None,
     reread: Callable[[], Project] | None = None,
     loader: Loader | None = None,
-    timeout: float = 30.0,
+    timeout: float | None = None,
     quiet_ms: int = 20,
     debounce_ms: int = 500,
 ) -> AsyncIterator[Reloaded | LoadFailed]:
@@ -127,7 +127,8 @@ async def watch_project(
             cannot be read is reported as a failed load (the last snapshot stays).
         loader: the `Loader` to use (share one to share its warm fork server with run
             workers); by default a new one, stopped when the iteration ends.
-        timeout: seconds a load may take before it is stopped (new loaders only).
+        timeout: seconds a load may take before it is stopped (new loaders only; by
+            default the project's ``load_timeout``).
         quiet_ms: a burst of saves ends after this long without a change.
         debounce_ms: a burst that does not quiet down is loaded after this long anyway.
     """

@@ -432,17 +432,27 @@ class FlowdevApp(App[None]):
         if not runnable:
             self.notify("nothing to materialize there", severity="warning")
             return
-        self._launch_in_thread(runnable, label, self.snapshot.code_fingerprint)
+        self._launch_in_thread(runnable, label, self.snapshot)
 
     @work(thread=True, group="launch")
-    def _launch_in_thread(self, keys: list[str], label: str, fingerprint: str) -> None:
+    def _launch_in_thread(self, keys: list[str], label: str, snapshot: DefinitionsSnapshot) -> None:
+        from flowdev.errors import ConfigError
         from flowdev.launcher import launch_run
         from flowdev.storage import Storage
 
         with Storage(self.project.home) as storage:
-            run = launch_run(
-                storage, self.project, keys, selection=label, code_fingerprint=fingerprint
-            )
+            try:
+                run = launch_run(
+                    storage,
+                    self.project,
+                    keys,
+                    selection=label,
+                    code_fingerprint=snapshot.code_fingerprint,
+                    definitions=snapshot,
+                )
+            except ConfigError as error:
+                self.call_from_thread(self.notify, str(error), severity="error", markup=False)
+                return
         self.call_from_thread(self._launched_run, run)
 
     def _launched_run(self, run: RunRecord) -> None:
@@ -489,14 +499,19 @@ class FlowdevApp(App[None]):
             except FlowdevError as error:
                 self.call_from_thread(self.notify, str(error), severity="warning")
                 return
-            run = launch_run(
-                storage,
-                self.project,
-                keys,
-                selection=f"re-execution of {parent.run_id[:8]} from failure",
-                run_config=parent.run_config,
-                parent_run_id=parent.run_id,
-            )
+            try:
+                run = launch_run(
+                    storage,
+                    self.project,
+                    keys,
+                    selection=f"re-execution of {parent.run_id[:8]} from failure",
+                    run_config=parent.run_config,
+                    parent_run_id=parent.run_id,
+                    definitions=self.snapshot,
+                )
+            except FlowdevError as error:  # its config no longer fits the definitions
+                self.call_from_thread(self.notify, str(error), severity="error", markup=False)
+                return
         self.call_from_thread(self._launched_run, run)
 
     # -- other actions -------------------------------------------------------------------

@@ -16,6 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -82,7 +83,7 @@ class SelectionScreen(ModalScreen[SelectionChoice | None]):
             self._keys = frozenset(select(self.graph, query))
         except FlowdevError as error:
             self._keys = None
-            feedback.update(str(error))
+            feedback.update(Content(str(error)))  # plain text: a query may hold '['
             feedback.add_class("error")
             return
         feedback.remove_class("error")

@@ -8,10 +8,158 @@ test here fails if the behaviour it names breaks.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_PROJECT
+
 # == Runs and processes ====================================================================
 
 
 # == The instance (SQLite and files) =======================================================
+
+INSTANCE_FLOWDEV = [sys.executable, "-m", "flowdev.cli"]
+# Root passes every permission check; without these two capabilities it meets them as the
+# file's owner does, which is how "no permission" is made for real here and in CI.
+INSTANCE_WITHOUT_ROOT_OVERRIDE = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+def instance_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, prefix: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `flowdev` CLI in ``cwd``, whose instance is ``cwd/.flowdev``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TAXI_", "FLOWDEV_"))}
+    clean["COLUMNS"] = "200"
+    return subprocess.run(
+        [*(prefix or []), *INSTANCE_FLOWDEV, *args],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def instance_with_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample project with a real instance: one run that materialized raw_zones."""
+    root = tmp_path_factory.mktemp("instance") / "sample_project"
+    shutil.copytree(
+        SAMPLE_PROJECT,
+        root,
+        ignore=shutil.ignore_patterns("data", ".flowdev", "__pycache__", "*.pyc"),
+    )
+    made = instance_cli("materialize", "--select", "raw_zones", cwd=root)
+    assert made.returncode == 0, made.stdout + made.stderr
+    return root
+
+
+@pytest.fixture
+def instance_copy(instance_with_history: Path, tmp_path: Path) -> Path:
+    """A fresh copy of `instance_with_history` to damage."""
+    target = tmp_path / "sample_project"
+    shutil.copytree(instance_with_history, target)
+    return target
+
+
+def instance_damage_every_page_but_the_first(db: Path) -> None:
+    """A real database whose header and schema read fine, and whose tables do not."""
+    data = bytearray(db.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    data[page_size:] = bytes([0xA5]) * (len(data) - page_size)
+    db.write_bytes(data)
+
+
+_INSTANCE_DAMAGE: dict[str, Callable[[Path], None]] = {
+    "truncated": lambda db: db.write_bytes(db.read_bytes()[:3000]),
+    "random bytes": lambda db: db.write_bytes(random.Random(11).randbytes(db.stat().st_size)),
+    "malformed": instance_damage_every_page_but_the_first,
+    "zero bytes": lambda db: db.write_bytes(b""),
+}
+
+
+@pytest.fixture
+def instance_read_only(instance_copy: Path) -> Iterator[Path]:
+    """``.flowdev`` on a read-only bind mount of itself (a real EROFS, even for root)."""
+    home = instance_copy / ".flowdev"
+    subprocess.run(["mount", "--bind", str(home), str(home)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(home)], check=True)
+        yield instance_copy
+    finally:
+        subprocess.run(["umount", str(home)], check=True)
+
+
+def instance_assert_refused(
+    completed: subprocess.CompletedProcess[str], named: Path, *words: str
+) -> None:
+    """Exit 2 with one paragraph on stderr that names ``named``, and no traceback."""
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 2, output
+    assert "Traceback" not in output and "sqlite3." not in output, output
+    paragraph = completed.stderr.strip()
+    assert paragraph.startswith("error: ") and "\n" not in paragraph, paragraph
+    assert str(named) in paragraph, paragraph
+    for word in words:
+        assert word in paragraph, paragraph
+
+
+_INSTANCE_COMMANDS = (
+    ("assets",),
+    ("runs",),
+    ("runs", "--json"),
+    ("materialize", "-s", "raw_zones"),
+)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("damage", sorted(_INSTANCE_DAMAGE))
+def test_a_damaged_database_is_refused_with_its_path_and_left_as_it_is(
+    instance_copy: Path, damage: str
+) -> None:
+    db = instance_copy / ".flowdev" / "flowdev.db"
+    _INSTANCE_DAMAGE[damage](db)
+    before = _digest(db)
+    advice = "is empty (0 bytes)" if damage == "zero bytes" else "is damaged"
+    for command in _INSTANCE_COMMANDS:
+        completed = instance_cli(*command, cwd=instance_copy)
+        instance_assert_refused(completed, db, advice, "mv ", "new, empty run history")
+        if "--json" in command:
+            assert '"kind": "StorageError"' in completed.stdout
+        assert _digest(db) == before, f"{command} changed the damaged file"
+    assert sorted(p.name for p in db.parent.iterdir()) == ["cache", "flowdev.db", "logs", "storage"]
+
+
+def test_a_read_only_instance_is_refused_with_what_to_do(instance_read_only: Path) -> None:
+    db = instance_read_only / ".flowdev" / "flowdev.db"
+    before = _digest(db)
+    for command in _INSTANCE_COMMANDS:
+        completed = instance_cli(*command, cwd=instance_read_only)
+        instance_assert_refused(completed, db, "read-only file system", "FLOWDEV_HOME")
+    assert _digest(db) == before
+
+
+def test_a_database_this_user_may_not_read_is_refused_with_what_to_do(
+    instance_copy: Path,
+) -> None:
+    db = instance_copy / ".flowdev" / "flowdev.db"
+    db.chmod(0)
+    before = _digest(db)
+    for command in _INSTANCE_COMMANDS:
+        completed = instance_cli(*command, cwd=instance_copy, prefix=INSTANCE_WITHOUT_ROOT_OVERRIDE)
+        instance_assert_refused(completed, db, "may not read and write", "FLOWDEV_HOME")
+    assert _digest(db) == before
+    assert db.stat().st_mode & 0o777 == 0
 
 
 # == Bad input answered, never a traceback =================================================

@@ -9,6 +9,7 @@ test here fails if the behaviour it names breaks.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -160,6 +161,59 @@ def test_a_database_this_user_may_not_read_is_refused_with_what_to_do(
         instance_assert_refused(completed, db, "may not read and write", "FLOWDEV_HOME")
     assert _digest(db) == before
     assert db.stat().st_mode & 0o777 == 0
+
+
+@pytest.fixture
+def instance_small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB file system (tmpfs), unmounted afterwards."""
+    mount_point = tmp_path / "small_disk"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], check=True)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+_INSTANCE_FILLS_THE_DISK = """
+    import os
+
+    from flowdev import Definitions, asset
+
+
+    @asset
+    def fills_the_disk() -> None:
+        fd = os.open(os.path.join(os.environ["FLOWDEV_HOME"], "filler"), os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, bytes(65536))
+        except OSError:
+            pass  # ENOSPC: the disk is full, and the database is on it
+        finally:
+            os.close(fd)
+
+
+    defs = Definitions(assets=[fills_the_disk])
+"""
+
+
+def test_a_full_disk_ends_the_run_with_that_reason_once_space_returns(
+    write_project: Callable[..., Path], instance_small_disk: Path
+) -> None:
+    root = write_project({"defs.py": _INSTANCE_FILLS_THE_DISK})
+    env = {"FLOWDEV_HOME": str(instance_small_disk)}
+    db = instance_small_disk / "flowdev.db"
+
+    completed = instance_cli("materialize", cwd=root, env=env)
+    instance_assert_refused(completed, db, "is full", "Free some space")
+
+    (instance_small_disk / "filler").unlink()
+    listed = instance_cli("runs", "--json", cwd=root, env=env)
+    assert listed.returncode == 0, listed.stderr
+    [run] = json.loads(listed.stdout)
+    assert run["status"] == "failure"
+    assert "is full" in run["error"] and str(db) in run["error"], run["error"]
+    assert "exited unexpectedly" not in run["error"]
 
 
 # == Bad input answered, never a traceback =================================================

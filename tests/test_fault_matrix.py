@@ -216,6 +216,26 @@ def test_a_full_disk_ends_the_run_with_that_reason_once_space_returns(
     assert "exited unexpectedly" not in run["error"]
 
 
+@pytest.mark.parametrize("damage", ["truncated", "random bytes"])
+def test_a_damaged_stored_value_names_the_upstream_asset_and_its_file(
+    instance_copy: Path, damage: str
+) -> None:
+    stored = instance_copy / ".flowdev" / "storage" / "raw_zones"
+    value = stored.read_bytes()
+    if damage == "truncated":
+        stored.write_bytes(value[: len(value) // 2])
+    else:
+        stored.write_bytes(random.Random(11).randbytes(len(value)))
+
+    completed = instance_cli("materialize", "--select", "zones", "--json", cwd=instance_copy)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    run_id = json.loads(completed.stdout)["run"]["run_id"]
+    logs = instance_cli("logs", run_id, cwd=instance_copy).stdout
+    [failure] = [line for line in logs.splitlines() if "zones failed:" in line]
+    assert f"reads asset 'raw_zones' from {stored}, which cannot be unpickled" in failure
+    assert "Materialize 'raw_zones' again" in failure
+
+
 # == Bad input answered, never a traceback =================================================
 
 

@@ -15,6 +15,7 @@ import random
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -234,6 +235,76 @@ def test_a_damaged_stored_value_names_the_upstream_asset_and_its_file(
     [failure] = [line for line in logs.splitlines() if "zones failed:" in line]
     assert f"reads asset 'raw_zones' from {stored}, which cannot be unpickled" in failure
     assert "Materialize 'raw_zones' again" in failure
+
+
+_INSTANCE_LONG_KEYS = """
+    from flowdev import AssetIn, Definitions, asset
+
+    LONGEST = "x" * 200
+
+
+    @asset(name=LONGEST)
+    def longest() -> int:
+        return 1
+
+
+    @asset(ins={"upstream": AssetIn(key=LONGEST)}, key_prefix=["k" * 200] * 4)
+    def reads_it(upstream: int) -> int:
+        return upstream + 1
+"""
+
+
+def test_an_asset_key_too_long_for_a_file_name_is_refused_by_check_with_the_limit(
+    write_project: Callable[..., Path],
+) -> None:
+    source = (
+        _INSTANCE_LONG_KEYS
+        + """
+    @asset(name="y" * 201)
+    def too_long() -> int:
+        return 1
+
+
+    defs = Definitions(assets=[longest, reads_it, too_long])
+    """
+    )
+    root = write_project({"defs.py": source})
+    completed = instance_cli("check", cwd=root)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    first = completed.stderr.splitlines()[0]
+    assert f"{root / 'defs.py'}:" in first
+    assert "a part has 201 characters, and at most 200 are allowed" in first
+    assert "255 bytes per file name" in first
+
+    # The limit leaves room for what storing a value adds to a name: the longest keys
+    # allowed are stored and read back.
+    allowed = _INSTANCE_LONG_KEYS + "\n    defs = Definitions(assets=[longest, reads_it])\n"
+    (root / "defs.py").write_text(textwrap.dedent(allowed))
+    completed = instance_cli("materialize", cwd=root)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert (root / ".flowdev" / "storage" / ("x" * 200)).is_file()
+
+
+def test_an_asset_key_path_too_long_for_the_file_system_is_refused_by_check(
+    write_project: Callable[..., Path],
+) -> None:
+    source = (
+        _INSTANCE_LONG_KEYS
+        + """
+    @asset(key_prefix=["k" * 200] * 6)
+    def too_deep() -> int:
+        return 1
+
+
+    defs = Definitions(assets=[longest, reads_it, too_deep])
+    """
+    )
+    root = write_project({"defs.py": source})
+    completed = instance_cli("check", cwd=root)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    first = completed.stderr.splitlines()[0]
+    assert "its path has 1214 characters, and at most 1024 are allowed" in first
+    assert "path limit" in first
 
 
 # == Bad input answered, never a traceback =================================================

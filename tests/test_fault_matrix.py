@@ -21,6 +21,12 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_PROJECT
+from flowdev import AssetKey
+from flowdev.project import Project, find_project
+from flowdev.tui.app import FlowdevApp
+from test_tui_app import SIZE as APP_SIZE
+from test_tui_app import until
+from textual.widgets import ContentSwitcher, Static
 
 # == Runs and processes ====================================================================
 
@@ -305,6 +311,59 @@ def test_an_asset_key_path_too_long_for_the_file_system_is_refused_by_check(
     first = completed.stderr.splitlines()[0]
     assert "its path has 1214 characters, and at most 1024 are allowed" in first
     assert "path limit" in first
+
+
+@pytest.fixture
+def instance_app_project(instance_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """The sample project with its history in ``.flowdev``, as the app finds it."""
+    for name in list(os.environ):
+        if name.startswith(("TAXI_", "FLOWDEV_")):
+            monkeypatch.delenv(name)
+    return find_project(instance_copy)
+
+
+@pytest.mark.anyio
+async def test_the_app_notices_its_instance_removed_and_opens_a_new_one(
+    instance_app_project: Project,
+) -> None:
+    home = instance_app_project.home
+    app = FlowdevApp(instance_app_project)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await until(pilot, lambda: len(app.runs) == 1 and app.statuses)
+        assert app.statuses[AssetKey("raw_zones")].status.value == "fresh"
+
+        shutil.rmtree(home)  # rm -rf .flowdev
+
+        await until(pilot, lambda: not app.runs)
+        await until(pilot, lambda: app.statuses[AssetKey("raw_zones")].status.value == "missing")
+        assert (home / "flowdev.db").stat().st_size > 0  # a new instance, made whole
+        assert app.is_running
+
+
+@pytest.mark.anyio
+async def test_the_app_shows_a_damaged_instance_in_a_panel_and_carries_on_once_moved_aside(
+    instance_app_project: Project,
+) -> None:
+    db = instance_app_project.home / "flowdev.db"
+    app = FlowdevApp(instance_app_project)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await until(pilot, lambda: len(app.runs) == 1)
+        damaged = db.with_name("damaged.db")
+        damaged.write_bytes(random.Random(11).randbytes(db.stat().st_size))
+        damaged.replace(db)  # the database is replaced under the app by a damaged file
+
+        panel = app.query_one("#storage-error", Static)
+        await until(pilot, lambda: not panel.has_class("hidden"))
+        text = str(panel.render())
+        assert str(db) in text.replace("\n", "") and "is damaged" in text
+        assert app.is_running
+        await pilot.press("v")  # the app still answers keys
+        await until(pilot, lambda: app.query_one("#views", ContentSwitcher).current == "list")
+
+        db.rename(db.with_name("flowdev.db.damaged"))  # what the panel says to do
+        await until(pilot, lambda: panel.has_class("hidden"))
+        await until(pilot, lambda: not app.runs)
+        assert app.storage_error is None
 
 
 # == Bad input answered, never a traceback =================================================

@@ -5,7 +5,8 @@ Layout of an instance directory (``<project>/.flowdev`` or ``FLOWDEV_HOME``)::
     flowdev.db          SQLite in WAL mode: runs, events, materializations, asset_state,
                         check_results
     storage/            IO manager outputs (see flowdev.io)
-    logs/<run_id>/      compute.log: the run's stdout and stderr, every step in turn
+    logs/<run_id>/      compute.log: the run's stdout and stderr, every step in turn;
+                        exit_reason: why the worker ended, if it could not record that
 
 Every write of an event updates the tables the status queries read (``asset_state``,
 ``check_results``) in the same transaction, so statuses never need to scan the log.

@@ -1,8 +1,8 @@
 """The `flowdev` command line.
 
-Exit codes: 0 success, 1 a run or check failed, 2 bad usage or a load error. With
-``--json`` stdout holds exactly one JSON document; errors then also go to stdout as
-``{"error": {...}}`` (and, readable, to stderr).
+Exit codes: 0 success, 1 a run or check failed, 2 bad usage, a load error or a storage
+error. With ``--json`` stdout holds exactly one JSON document; errors then also go to
+stdout as ``{"error": {...}}`` (and, readable, to stderr).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from flowdev import __version__
-from flowdev.errors import ConfigError, FlowdevError, close_matches, did_you_mean
+from flowdev.errors import ConfigError, FlowdevError, StorageError, close_matches, did_you_mean
 from flowdev.project import Project, describe_error, find_project
 from flowdev.storage import RunStatus, Storage
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,8 +32,46 @@ if TYPE_CHECKING:
     from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot
     from flowdev.status import AssetStatus
     from flowdev.watch import LoadFailed, Reloaded
+    from typer import _click as click  # typer's own copy of click, which its classes use
+
+
+class _Commands(TyperGroup):
+    """flowdev's commands: a storage failure in any of them ends as `fail` says (exit 2).
+
+    `Storage` raises `StorageError` for every failure of the instance, wherever a command
+    meets it (opening, the first query, the middle of a run), so this is the one place
+    that turns it into the contract's paragraph instead of a traceback.
+    """
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[_INVOKED] = (name, command, list(rest))
+        return name, command, rest
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StorageError as error:
+            fail(error, _wants_json(ctx))
+
+
+_INVOKED = "flowdev.invoked"
+
+
+def _wants_json(ctx: click.Context) -> bool:
+    """Whether the command that failed was given ``--json`` (its arguments, parsed again)."""
+    invoked = ctx.meta.get(_INVOKED)
+    if invoked is None or invoked[1] is None:
+        return False
+    name, command, args = invoked
+    parsed = command.make_context(name, args, parent=ctx, resilient_parsing=True)
+    return bool(parsed.params.get("as_json"))
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="flowdev",
     help="Asset-first data pipelines with a live terminal dev environment.",
     no_args_is_help=False,

@@ -16,7 +16,8 @@ Each class owns its message: it says what is wrong, where, and how to fix it.
     │   └── EnvVarError             an `EnvVar` names an unset environment variable
     ├── ProjectError                flowdev cannot find or import the project's `Definitions`
     ├── ExecutionError              a run cannot proceed (e.g. an input was never materialized)
-    └── StorageError                the instance database is unreadable, too new, or lacks a run
+    └── StorageError                the instance cannot be read or written (damaged, read-only,
+                                    disk full, too new), or lacks a run
 """
 
 from __future__ import annotations
@@ -127,4 +128,113 @@ def did_you_mean(suggestions: list[str]) -> str:
 
 
 class StorageError(FlowdevError):
-    """The instance database cannot be used, or lacks what was asked for."""
+    """The instance cannot be used, or lacks what was asked for; ``file`` is the path.
+
+    `StorageError.of` words a failure of SQLite or of the file system as one paragraph:
+    what is wrong, the file, and what to do, which differs by cause (``reason``):
+    ``damaged``, ``empty``, ``denied``, ``disk_full``, ``busy`` or ``io``.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.file = file
+        self.reason = reason
+
+    @classmethod
+    def of(
+        cls,
+        cause: BaseException,
+        path: str,
+        *,
+        home: str | None = None,
+        detail: str | None = None,
+    ) -> StorageError:
+        """The error for ``cause`` (a ``sqlite3.Error`` or an ``OSError``) on ``path``.
+
+        ``home`` is the instance directory, named in the advice for permissions;
+        ``detail`` says more precisely than ``cause`` what went wrong, when known.
+        """
+        reason = storage_failure_reason(cause)
+        detail = detail or _cause_text(cause)
+        where = home or path
+        if reason == "damaged":
+            message = (
+                f"the instance database {path} is damaged ({detail}). flowdev never deletes "
+                f"a damaged instance itself: move the file aside (mv {path} {path}.damaged, "
+                "with its -wal and -shm files if there are any) and flowdev starts a new, "
+                "empty run history; the stored asset values are kept."
+            )
+        elif reason == "denied":
+            message = (
+                f"flowdev cannot read and write its instance at {path} ({detail}). Give this "
+                f"user read and write access to {where} and the files in it, or set "
+                "FLOWDEV_HOME to a writable directory."
+            )
+        elif reason == "disk_full":
+            message = (
+                f"the disk holding {path} is full ({detail}). Free some space there and run "
+                "the command again; nothing recorded so far was lost."
+            )
+        elif reason == "busy":
+            message = (
+                f"the instance database {path} stayed locked by another process ({detail}). "
+                "Wait for the other flowdev command to finish, or stop it, and try again."
+            )
+        else:
+            message = (
+                f"flowdev could not use its instance database {path} ({detail}). Check the "
+                "disk and the file, or set FLOWDEV_HOME to another directory."
+            )
+        return cls(message, file=path, reason=reason)
+
+    @classmethod
+    def empty(cls, path: str) -> StorageError:
+        """The error for a database file of zero bytes (flowdev never leaves one)."""
+        return cls(
+            f"the instance database {path} is empty (0 bytes): the run history it held, if "
+            "any, is lost, and flowdev will not take the empty file for a new instance. "
+            f"Move it aside (mv {path} {path}.empty) and flowdev starts a new, empty run "
+            "history; the stored asset values are kept.",
+            file=path,
+            reason="empty",
+        )
+
+
+# SQLite's primary result codes (the low byte of an extended code), by cause.
+_SQLITE_REASONS = {
+    3: "denied",  # SQLITE_PERM
+    5: "busy",  # SQLITE_BUSY
+    6: "busy",  # SQLITE_LOCKED
+    8: "denied",  # SQLITE_READONLY
+    10: "io",  # SQLITE_IOERR
+    11: "damaged",  # SQLITE_CORRUPT
+    13: "disk_full",  # SQLITE_FULL
+    14: "denied",  # SQLITE_CANTOPEN
+    23: "denied",  # SQLITE_AUTH
+    26: "damaged",  # SQLITE_NOTADB
+}
+_ERRNO_REASONS = {
+    "EACCES": "denied",
+    "EPERM": "denied",
+    "EROFS": "denied",
+    "ENOSPC": "disk_full",
+    "EDQUOT": "disk_full",
+}
+
+
+def storage_failure_reason(cause: BaseException) -> str:
+    """What kind of storage failure ``cause`` is (see `StorageError`)."""
+    if isinstance(cause, OSError):
+        import errno
+
+        return _ERRNO_REASONS.get(errno.errorcode.get(cause.errno or 0, ""), "io")
+    code = getattr(cause, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return _SQLITE_REASONS.get(code & 0xFF, "io")
+    return "io"
+
+
+def _cause_text(cause: BaseException) -> str:
+    if isinstance(cause, OSError):
+        return cause.strerror or str(cause)
+    return f"SQLite: {cause}"

@@ -422,15 +422,29 @@ class FilesystemIOManager(ConfigurableIOManager):
         import pickle
 
         path = self._path(context.asset_key, context.storage_dir)
+        key = context.asset_key.to_user_string() if context.asset_key else "?"
         try:
             with open(path, "rb") as handle:
                 return pickle.load(handle)
         except FileNotFoundError:
-            key = context.asset_key.to_user_string() if context.asset_key else "?"
             raise ExecutionError(
                 f"input {context.name!r} reads asset {key!r}, which has no stored value at "
                 f"{path}. Materialize {key!r} first (or include it in the selection)."
             ) from None
+        except OSError as error:
+            raise ExecutionError(
+                f"input {context.name!r} reads asset {key!r} from {path}, which cannot be "
+                f"read ({error.strerror}). Check the file's permissions and the disk."
+            ) from error
+        except Exception as error:
+            # Whatever unpickling raises (random bytes raise a dozen kinds), the file's
+            # bytes are not a value this code can load: say which asset and file.
+            raise ExecutionError(
+                f"input {context.name!r} reads asset {key!r} from {path}, which cannot be "
+                f"unpickled ({type(error).__name__}: {error}): the file is damaged, or was "
+                f"pickled by code that has changed since. Materialize {key!r} again to "
+                "rewrite it."
+            ) from error
 
 
 class InMemoryIOManager(IOManager):

@@ -13,6 +13,13 @@ if TYPE_CHECKING:
     from typing import Any
 
 _VALID_PART = re.compile(r"[A-Za-z0-9_.\-]+")
+# Each key part names a file or directory under the instance's storage/ (flowdev.io), and
+# a file system allows 255 bytes per name (NAME_MAX). Parts are ASCII, so characters are
+# bytes; the temporary name a value is written under first adds up to about 30, and
+# encoding a trailing "." adds 2: 200 leaves room for both. The whole key path is held to
+# 1,024 so that PATH_MAX (4,096) leaves room for the instance directory above it.
+MAX_KEY_PART_LENGTH = 200
+MAX_KEY_PATH_LENGTH = 1024
 _INTERNED: dict[tuple[str, ...], AssetKey] = {}
 
 
@@ -102,7 +109,9 @@ class _KeysByName(dict[str, AssetKey]):
         made = object.__new__(_BuildingKey)
         made.path = (name,)
         # Most names are ASCII identifiers, which are valid: the C checks settle them.
-        made._valid = (name.isascii() and name.isidentifier()) or None
+        made._valid = (
+            name.isascii() and name.isidentifier() and len(name) <= MAX_KEY_PART_LENGTH
+        ) or None
         made.__class__ = AssetKey
         # setdefault: two threads making the same new key still end up with one object.
         return self.setdefault(name, made)
@@ -140,20 +149,49 @@ def is_valid_key(key: AssetKey) -> bool:
     `validate_key`); remembered on the key, since a load asks once per asset."""
     valid = key._valid
     if valid is None:
-        valid = all(
-            # An ASCII identifier (most parts) is valid; the C checks spare the regex.
-            (part.isascii() and part.isidentifier())
-            or (_VALID_PART.fullmatch(part) is not None and part not in (".", ".."))
-            for part in key.path
+        valid = (
+            all(
+                # An ASCII identifier (most parts) is valid; the C checks spare the regex.
+                len(part) <= MAX_KEY_PART_LENGTH
+                and (
+                    (part.isascii() and part.isidentifier())
+                    or (_VALID_PART.fullmatch(part) is not None and part not in (".", ".."))
+                )
+                for part in key.path
+            )
+            and _path_length(key) <= MAX_KEY_PATH_LENGTH
         )
         object.__setattr__(key, "_valid", valid)
     return valid
+
+
+def _path_length(key: AssetKey) -> int:
+    # The "a/b" form's length: the parts and a separator between each two.
+    return sum(map(len, key.path)) + len(key.path) - 1
 
 
 def validate_key(key: AssetKey, where: str) -> None:
     """Refuse key parts that could not be selected, stored or shown safely."""
     if is_valid_key(key):
         return
+    shown = key.to_user_string()
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    for part in key.path:
+        if len(part) > MAX_KEY_PART_LENGTH:
+            raise InvalidKeyError(
+                f"invalid asset key {shown!r} ({where}): a part has {len(part)} characters, "
+                f"and at most {MAX_KEY_PART_LENGTH} are allowed. Each part names a file "
+                "under the instance's storage/, and file systems allow 255 bytes per file "
+                "name. Shorten the name, or split it into parts with key_prefix=."
+            )
+    if _path_length(key) > MAX_KEY_PATH_LENGTH:
+        raise InvalidKeyError(
+            f"invalid asset key {shown!r} ({where}): its path has "
+            f"{_path_length(key)} characters, and at most {MAX_KEY_PATH_LENGTH} are "
+            "allowed, so that its file under the instance's storage/ stays within the file "
+            "system's path limit (4,096 bytes). Use fewer or shorter key parts."
+        )
     for part in key.path:
         if not _VALID_PART.fullmatch(part) or part in (".", ".."):
             raise InvalidKeyError(

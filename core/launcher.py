@@ -182,7 +182,8 @@ def reconcile_runs(storage: Storage, *, now: float | None = None) -> list[str]:
             exit_code = worker_exit_code(run.pid, run.run_id)
             if exit_code is _ALIVE:
                 continue
-            reason = _describe_exit(exit_code)
+            # A worker that could not record its run's end (a full disk) left why.
+            reason = storage.read_exit_reason(run.run_id) or _describe_exit(exit_code)
         if _fail_vanished_run(storage, run, reason):
             failed.append(run.run_id)
     if queued:

@@ -5,34 +5,45 @@ Layout of an instance directory (``<project>/.flowdev`` or ``FLOWDEV_HOME``)::
     flowdev.db          SQLite in WAL mode: runs, events, materializations, asset_state,
                         check_results
     storage/            IO manager outputs (see flowdev.io)
-    logs/<run_id>/      compute.log: the run's stdout and stderr, every step in turn
+    logs/<run_id>/      compute.log: the run's stdout and stderr, every step in turn;
+                        exit_reason: why the worker ended, if it could not record that
 
 Every write of an event updates the tables the status queries read (``asset_state``,
 ``check_results``) in the same transaction, so statuses never need to scan the log.
 Readers poll ``events_after(rowid)``: an indexed range scan, cheap at several times a
 second. Hot paths use the standard library's sqlite3; sqlite-utils (66 ms to import)
 only builds and migrates the schema, which a worker never has to do.
+
+Every failure of SQLite or of the file system under the instance (a damaged or emptied
+file, a read-only directory, a full disk) leaves `Storage` as a `StorageError` that
+names the file and says what to do; a damaged file is never changed or removed here. A
+new database is built under a temporary name and linked into place, so ``flowdev.db``
+is never empty on flowdev's account: an empty one lost its history.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
-from flowdev.errors import StorageError
+from flowdev.errors import StorageError, storage_failure_reason
 from flowdev.events import EventKind, RunEvent
 
 SCHEMA_VERSION = 1
 DB_NAME = "flowdev.db"
 COMPUTE_LOG = "compute.log"
+# Beside compute.log: why the worker ended, when it could not record that itself.
+EXIT_REASON = "exit_reason"
 
 
 class RunStatus(StrEnum):
@@ -179,6 +190,29 @@ class CheckResultRecord:
     description: str | None
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _translated(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``method`` of `Storage`, raising `StorageError` for SQLite and OS failures.
+
+    A damaged file can fail on open, on the first query, or in the middle of reading
+    rows, so each method that reads or writes is guarded whole.
+    """
+
+    @functools.wraps(method)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except (sqlite3.Error, OSError) as error:
+            storage = args[0]
+            assert isinstance(storage, Storage)
+            raise storage.failure(error) from None
+
+    return guarded
+
+
 class Storage:
     """One instance directory: open it, then read and write runs and events.
 
@@ -187,15 +221,39 @@ class Storage:
     """
 
     def __init__(self, home: str | os.PathLike[str]) -> None:
+        """Open (or create) the instance at ``home``.
+
+        Raises:
+            StorageError: the instance cannot be opened (see `StorageError.of`).
+        """
         self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
         self.db_path = self.home / DB_NAME
         self.logs_dir = self.home / "logs"
         self.storage_dir = self.home / "storage"
-        self._conn = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None)
-        self._conn.execute("PRAGMA busy_timeout = 30000")
-        _migrate(self._conn, self.db_path)
-        self._conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self._conn = _connect(self.db_path)
+        except (sqlite3.Error, OSError) as error:
+            raise self.failure(error) from None
+
+    def failure(self, error: sqlite3.Error | OSError) -> StorageError:
+        """``error``, met while using this instance, as the `StorageError` to raise."""
+        detail = None
+        if storage_failure_reason(error) == "denied":
+            detail = _access_problem(self.home, self.db_path)
+        return StorageError.of(error, str(self.db_path), home=str(self.home), detail=detail)
+
+    def identity(self) -> tuple[int, int] | None:
+        """The database file's (device, inode), or None once it is gone.
+
+        A reader that kept its connection can compare it with the one it opened: the
+        instance directory may have been removed (``rm -rf .flowdev``) or replaced.
+        """
+        try:
+            found = os.stat(self.db_path)
+        except OSError:
+            return None
+        return found.st_dev, found.st_ino
 
     def close(self) -> None:
         """Close the connection."""
@@ -212,16 +270,27 @@ class Storage:
         # BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue on
         # the busy timeout instead of failing halfway through a transaction.
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.execute("BEGIN IMMEDIATE")
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("COMMIT")
+        except BaseException as error:
+            raise self._abandon(error) from None
+
+    def _abandon(self, error: BaseException) -> BaseException:
+        """Roll back the open transaction after ``error``; returns what to raise instead."""
+        if self._conn.in_transaction:
+            # A failed ROLLBACK means SQLite rolled back already (it does after some I/O
+            # errors) or the file cannot be used at all: ``error`` says why, this less.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+        if isinstance(error, (sqlite3.Error, OSError)):
+            return self.failure(error)
+        return error
 
     # -- runs ----------------------------------------------------------------------------
 
+    @_translated
     def add_run(self, run: RunRecord) -> RunRecord:
         """Record a new run."""
         with self._write() as conn:
@@ -249,6 +318,7 @@ class Storage:
             )
         return self.get_run(run.run_id)
 
+    @_translated
     def get_run(self, run_id: str) -> RunRecord:
         """The run ``run_id``; a unique prefix of the id is enough.
 
@@ -276,6 +346,7 @@ class Storage:
             raise StorageError(f"no run {run_id!r} in {self.db_path}; `flowdev runs` lists them")
         raise StorageError(f"{run_id!r} matches several runs; give more of the id")
 
+    @_translated
     def list_runs(
         self, limit: int | None = 50, *, statuses: Iterable[RunStatus] | None = None
     ) -> list[RunRecord]:
@@ -296,6 +367,7 @@ class Storage:
         """Runs that have not ended, oldest first."""
         return list(reversed(self.list_runs(None, statuses=_ACTIVE)))
 
+    @_translated
     def update_run(
         self,
         run_id: str,
@@ -354,15 +426,15 @@ class Storage:
         # _write's transaction, spelled out: a worker stores every event through here, and
         # the generator-based context manager would cost more than the INSERT.
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.execute("BEGIN IMMEDIATE")
             ids = [_insert_event(conn, event) for event in events]
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("COMMIT")
+        except BaseException as error:
+            raise self._abandon(error) from None
         return ids
 
+    @_translated
     def events_after(
         self, after_id: int = 0, *, run_id: str | None = None, limit: int | None = None
     ) -> list[EventRecord]:
@@ -378,6 +450,7 @@ class Storage:
             params.append(limit)
         return [_event_from_row(row) for row in self._conn.execute(query, params)]
 
+    @_translated
     def last_event_id(self) -> int:
         """The id of the newest event (0 when there is none)."""
         row = self._conn.execute("SELECT MAX(id) FROM events").fetchone()
@@ -385,6 +458,7 @@ class Storage:
 
     # -- assets --------------------------------------------------------------------------
 
+    @_translated
     def asset_states(self) -> dict[str, AssetState]:
         """Every asset's state by ``"a/b"`` key (assets never attempted are absent)."""
         rows = self._conn.execute(_STATE_QUERY).fetchall()
@@ -396,6 +470,7 @@ class Storage:
             for row, versions in zip(rows, inputs, strict=True)
         }
 
+    @_translated
     def in_progress_keys(self, run_id: str) -> list[str]:
         """The assets run ``run_id`` has started and not finished."""
         rows = self._conn.execute(
@@ -403,6 +478,7 @@ class Storage:
         )
         return [row[0] for row in rows]
 
+    @_translated
     def check_results(self) -> dict[tuple[str, str], CheckResultRecord]:
         """The latest evaluation of each check, by (asset key, check name)."""
         rows = self._conn.execute(
@@ -422,6 +498,7 @@ class Storage:
             for row in rows
         }
 
+    @_translated
     def materializations(self, asset_key: str, limit: int = 20) -> list[MaterializationRecord]:
         """The asset's latest materializations, newest first."""
         rows = self._conn.execute(
@@ -462,6 +539,87 @@ class Storage:
         from flowdev.io import safe_path_part
 
         return Path(os.path.join(self.logs_dir, safe_path_part(run_id), COMPUTE_LOG))
+
+    def exit_reason_path(self, run_id: str) -> Path:
+        """Where the run's worker leaves why it ended, when it could not record that.
+
+        The worker makes the file, full size, when it starts, so writing the reason
+        needs no new space on a disk that has filled up since (see `flowdev.worker`).
+        """
+        return self.compute_log_dir(run_id) / EXIT_REASON
+
+    def read_exit_reason(self, run_id: str) -> str | None:
+        """The reason the run's worker left, or None if it left none."""
+        try:
+            text = self.exit_reason_path(run_id).read_bytes()
+        except OSError:
+            return None
+        return text.decode("utf-8", "replace").strip() or None
+
+
+# -- opening -----------------------------------------------------------------------------
+
+
+def _connect(db_path: Path) -> sqlite3.Connection:
+    try:
+        size = os.stat(db_path).st_size
+    except FileNotFoundError:
+        _create_database(db_path)
+    else:
+        if size == 0:
+            raise StorageError.empty(str(db_path))
+    conn = sqlite3.connect(db_path, timeout=30.0, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        _migrate(conn, db_path)
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _create_database(db_path: Path) -> None:
+    """Build a new database beside ``db_path`` and link it into place, schema and all.
+
+    Linking fails if the name exists, so of two processes creating the instance at once
+    one wins and the other opens its database. Until then no file has the real name, so
+    an empty ``flowdev.db`` is never one being made.
+    """
+    temp_path = db_path.with_name(f".{db_path.name}.new-{os.getpid()}-{os.urandom(4).hex()}")
+    conn = sqlite3.connect(temp_path, timeout=30.0, isolation_level=None)
+    try:
+        _migrate(conn, temp_path)
+    finally:
+        conn.close()  # the last connection: SQLite folds the WAL in and removes it
+    try:
+        os.link(temp_path, db_path)
+    except FileExistsError:
+        pass  # another process made it first: the one under the real name is used
+    except OSError:
+        # A file system without hard links: a rename, which another process's database
+        # made meanwhile could lose to; only an instance seconds old can be affected.
+        if not db_path.exists():
+            os.replace(temp_path, db_path)
+    finally:
+        temp_path.unlink(missing_ok=True)
+
+
+def _access_problem(home: Path, db_path: Path) -> str | None:
+    """Why this process cannot use the instance, in words, when the system tells."""
+    statvfs = getattr(os, "statvfs", None)
+    if statvfs is not None:
+        try:
+            read_only = statvfs(home).f_flag & os.ST_RDONLY
+        except OSError:
+            read_only = False
+        if read_only:
+            return f"{home} is on a read-only file system"
+    if db_path.exists() and not os.access(db_path, os.R_OK | os.W_OK):
+        return f"this user may not read and write {db_path}"
+    if home.exists() and not os.access(home, os.W_OK | os.X_OK):
+        return f"this user may not create files in {home}"
+    return None
 
 
 # -- schema ------------------------------------------------------------------------------

@@ -10,6 +10,10 @@ log's length when it happened, which places each line among the events exactly.
 SIGTERM cancels: the running step is interrupted and recorded as canceled, the rest are
 not started, and the run ends CANCELED. Whatever else ends the worker (SIGKILL, a
 segfault, OOM) is detected by the launcher, which marks the run failed.
+
+A worker that cannot record how its run ended (the disk filled up, the database broke)
+leaves the reason in a file it made full size when it started (`_ExitReason`), and the
+launcher's crash detector records that reason once storage takes writes again.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from flowdev.errors import StorageError
 from flowdev.events import EventKind, RunEvent
 from flowdev.storage import ACTIVE_STATUSES, RunRecord, RunStatus, Storage
 
@@ -57,6 +62,49 @@ class _ComputeLogs:
         """How many bytes the log holds: where the next event sits among them."""
         _flush_std_streams()
         return os.fstat(1).st_size
+
+
+_CREATE_REASON = os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
+class _ExitReason:
+    """Where the worker leaves why its run ended, when storage cannot take it.
+
+    Made at start as `SIZE` real bytes (spaces, not a sparse hole), so that writing the
+    reason later only overwrites bytes the file already has: it needs no new space on a
+    disk that has filled up meanwhile. Removed when the run's end is recorded as usual.
+    """
+
+    SIZE = 4096
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        try:
+            fd = os.open(path, _CREATE_REASON, 0o644)
+        except OSError:
+            return  # no room even now: the run goes on, and a crash is reported as one
+        try:
+            os.write(fd, b" " * self.SIZE)
+        except OSError:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            return
+        self._fd = fd
+
+    def write(self, reason: str) -> None:
+        """Leave ``reason`` (cut to `SIZE` bytes) for the crash detector."""
+        if self._fd is not None:
+            data = reason.encode("utf-8", "replace")[: self.SIZE]
+            os.lseek(self._fd, 0, os.SEEK_SET)
+            os.write(self._fd, data.ljust(self.SIZE))
+
+    def discard(self) -> None:
+        """The run's end is recorded: nothing to leave."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self.path.unlink(missing_ok=True)
 
 
 def _flush_std_streams() -> None:
@@ -170,6 +218,7 @@ def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
         # Canceled before the worker got going: nothing to do.
         return 0
     logs = _ComputeLogs(storage, run_id)
+    exit_reason = _ExitReason(storage.exit_reason_path(run_id))
     writer = _EventWriter(storage, run, logs)
     signal.signal(signal.SIGTERM, writer.on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launching terminal's Ctrl-C
@@ -190,8 +239,14 @@ def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
     except BaseException as crash:  # the worker's own bug or a load failure: never silent
         status = RunStatus.FAILURE
         error = f"{type(crash).__name__}: {crash}"
-        traceback.print_exc()
-    _end_run(writer, status, error)
+        _print_traceback()
+    try:
+        _end_run(writer, status, error)
+    except StorageError as failure:
+        exit_reason.write(_unrecorded_end(status, error, failure))
+        storage.close()
+        return 1
+    exit_reason.discard()
     storage.close()
     from flowdev.launcher import start_queued_runs
 
@@ -263,6 +318,23 @@ def _execute(
         return RunStatus.SUCCESS, None
     failed = ", ".join(outcome.errors) or "a step"
     return RunStatus.FAILURE, f"{failed} failed"
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback, into the compute log if it can take it."""
+    try:
+        traceback.print_exc()
+        sys.stderr.flush()
+    except OSError:
+        pass  # a full disk: the run's error says what happened, the log cannot
+
+
+def _unrecorded_end(status: RunStatus, error: str | None, failure: StorageError) -> str:
+    """Why the run ended, for the crash detector, when recording the end itself failed."""
+    if error is not None and str(failure) in error:
+        return error  # storage is what ended the run, and the error says so already
+    ended = f"the run ended {status.value}" + (f" ({error})" if error else "")
+    return f"{ended}, and recording that failed: {failure}"
 
 
 def _end_run(writer: _EventWriter, status: RunStatus, error: str | None) -> None:

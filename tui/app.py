@@ -10,6 +10,8 @@ get plain data set on them; they post messages up; nothing here blocks the UI th
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import gc
 import os
 import shlex
@@ -17,8 +19,9 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePath
-from typing import ClassVar
+from typing import ClassVar, Concatenate, ParamSpec
 
+from flowdev.errors import StorageError
 from flowdev.keys import AssetKey
 from flowdev.loader import LoadError
 from flowdev.project import Project
@@ -36,6 +39,7 @@ from flowdev.tui.widgets.asset_panel import AssetPanel
 from flowdev.tui.widgets.log_view import RunLogView
 from flowdev.tui.widgets.runs_table import RunsTable
 from flowdev.watch import LoadFailed, Reloaded, watch_project
+from rich.markup import escape
 from textual import on, work
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
@@ -44,6 +48,24 @@ from textual.widgets import ContentSwitcher, Footer, Static
 from textual.worker import get_current_worker
 
 POLL_SECONDS = 0.25
+
+_P = ParamSpec("_P")
+
+
+def _storage_failure_shown(
+    method: Callable[Concatenate[FlowdevApp, _P], None],
+) -> Callable[Concatenate[FlowdevApp, _P], None]:
+    """A thread worker whose `StorageError` is shown in the app's panel, not fatal."""
+
+    @functools.wraps(method)
+    def guarded(app: FlowdevApp, *args: _P.args, **kwargs: _P.kwargs) -> None:
+        try:
+            method(app, *args, **kwargs)
+        except StorageError as error:
+            with contextlib.suppress(RuntimeError):  # the app is closing: nowhere to show it
+                app.call_from_thread(app._show_storage_error, error)
+
+    return guarded
 
 
 class FlowdevApp(App[None]):
@@ -97,6 +119,7 @@ class FlowdevApp(App[None]):
         self.marked: frozenset[AssetKey] = frozenset()
         self.notice_keys: frozenset[AssetKey] = frozenset()
         self.load_error: LoadError | None = None
+        self.storage_error: StorageError | None = None
         self.loaded_at: float | None = None
         self.load_ms: float | None = None
         self.selected_run_id: str | None = None
@@ -110,6 +133,7 @@ class FlowdevApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="header")
         yield Static(id="load-error", classes="hidden")
+        yield Static(id="storage-error", classes="hidden")
         with Horizontal(id="top"):
             with ContentSwitcher(initial="graph", id="views"):
                 yield AssetGraphView(id="graph")
@@ -274,7 +298,12 @@ class FlowdevApp(App[None]):
         poller = InstancePoller(self.project.home)
         try:
             while not worker.is_cancelled:
-                result = poller.poll(self.snapshot, self.selected_run_id)
+                try:
+                    result: PollResult | StorageError = poller.poll(
+                        self.snapshot, self.selected_run_id
+                    )
+                except StorageError as error:
+                    result = error  # shown in a panel; the next round tries again
                 try:
                     self.call_from_thread(self._apply_poll, result)
                 except RuntimeError:
@@ -283,9 +312,13 @@ class FlowdevApp(App[None]):
         finally:
             poller.close()
 
-    def _apply_poll(self, result: PollResult) -> None:
+    def _apply_poll(self, result: PollResult | StorageError) -> None:
         if not self.is_running:
             return  # delivered from the poller's thread while the app closes
+        if isinstance(result, StorageError) or self.storage_error is not None:
+            self._show_storage_error(result if isinstance(result, StorageError) else None)
+        if isinstance(result, StorageError):
+            return
         if result.statuses is not None:
             self.statuses = result.statuses
             by_name = {key: status.status.value for key, status in result.statuses.items()}
@@ -312,6 +345,19 @@ class FlowdevApp(App[None]):
                 self.notify(f"run {run.run_id[:8]} {run.status.value}", severity="error")
         if result.finished_runs:
             self._show_cursor_asset()
+
+    def _show_storage_error(self, error: StorageError | None) -> None:
+        """Show the instance's failure in its panel (None: it reads again, hide it)."""
+        self.storage_error = error
+        panel = self.query_one("#storage-error", Static)
+        if error is None:
+            panel.add_class("hidden")
+            return
+        panel.update(
+            f"[b]the instance cannot be used[/b]\n{escape(str(error))}\n"
+            "[dim]flowdev tries again every moment and carries on once it can[/dim]"
+        )
+        panel.remove_class("hidden")
 
     def _failure_first(self, failure: EventRecord) -> None:
         """Open the log on a failed step: its run, filtered to the error."""
@@ -363,6 +409,7 @@ class FlowdevApp(App[None]):
             self._load_history(key)
 
     @work(exclusive=True, group="history", thread=True)
+    @_storage_failure_shown
     def _load_history(self, key: AssetKey) -> None:
         from flowdev.storage import Storage
 
@@ -435,6 +482,7 @@ class FlowdevApp(App[None]):
         self._launch_in_thread(runnable, label, self.snapshot)
 
     @work(thread=True, group="launch")
+    @_storage_failure_shown
     def _launch_in_thread(self, keys: list[str], label: str, snapshot: DefinitionsSnapshot) -> None:
         from flowdev.errors import ConfigError
         from flowdev.launcher import launch_run
@@ -473,6 +521,7 @@ class FlowdevApp(App[None]):
         self._cancel(event.run_id)
 
     @work(thread=True, group="cancel")
+    @_storage_failure_shown
     def _cancel(self, run_id: str) -> None:
         from flowdev.launcher import cancel_run
         from flowdev.storage import Storage
@@ -486,6 +535,7 @@ class FlowdevApp(App[None]):
         self._reexecute(event.run_id)
 
     @work(thread=True, group="launch")
+    @_storage_failure_shown
     def _reexecute(self, run_id: str) -> None:
         from flowdev.errors import FlowdevError
         from flowdev.launcher import launch_run

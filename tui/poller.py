@@ -5,6 +5,11 @@ it detects vanished workers, reads events newer than the last it saw, recomputes
 statuses only when something changed (or once a second, for ages and overdue
 deadlines), and tails the selected run's log by offset. Its result is plain data that
 the UI thread hands to the widgets.
+
+A storage failure is raised as the `StorageError` it is, and the next poll opens the
+instance again, so a database moved aside or repaired is picked up without a restart.
+An instance removed or replaced under the app (``rm -rf .flowdev``) is noticed by the
+database file's identity and opened afresh, instead of reading a deleted file forever.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flowdev.errors import StorageError
 from flowdev.keys import AssetKey
 from flowdev.launcher import reconcile_runs
 from flowdev.runlog import LogLine, RunLogTail
@@ -44,6 +50,7 @@ class InstancePoller:
     def __init__(self, home: Path) -> None:
         self.home = home
         self._storage: Storage | None = None
+        self._identity: tuple[int, int] | None = None
         self._last_event_id = 0
         self._last_reconcile = 0.0
         self._last_status = 0.0
@@ -56,8 +63,18 @@ class InstancePoller:
     def storage(self) -> Storage:
         """The poller's own connection (opened in the polling thread)."""
         if self._storage is None:
-            self._storage = Storage(self.home)
-            self._last_event_id = self._storage.last_event_id()
+            storage = Storage(self.home)
+            try:
+                self._last_event_id = storage.last_event_id()
+            except StorageError:
+                storage.close()
+                raise
+            self._storage = storage
+            self._identity = storage.identity()
+            # A new instance: every status, run and log line is read from it afresh.
+            self._snapshot = None
+            self._tail = None
+            self._active = {}
         return self._storage
 
     def close(self) -> None:
@@ -67,7 +84,20 @@ class InstancePoller:
             self._storage = None
 
     def poll(self, snapshot: DefinitionsSnapshot | None, log_run_id: str | None) -> PollResult:
-        """One round: what changed since the last call."""
+        """One round: what changed since the last call.
+
+        Raises:
+            StorageError: the instance cannot be read; the next call opens it again.
+        """
+        if self._storage is not None and self._storage.identity() != self._identity:
+            self.close()  # removed or replaced: the file this connection reads is not it
+        try:
+            return self._poll(snapshot, log_run_id)
+        except StorageError:
+            self.close()
+            raise
+
+    def _poll(self, snapshot: DefinitionsSnapshot | None, log_run_id: str | None) -> PollResult:
         storage = self.storage
         now = time.monotonic()
         if now - self._last_reconcile > _RECONCILE_SECONDS:

@@ -27,7 +27,7 @@ from test_cli import FLOWDEV
 
 RUNS_PROJECT = """
     import multiprocessing, os, signal, subprocess, time
-    from flowdev import asset, Definitions
+    from flowdev import asset, Definitions, RetryPolicy
 
     @asset
     def stubborn():
@@ -64,7 +64,13 @@ RUNS_PROJECT = """
         print(f"second at {time.time()!r}", flush=True)
         time.sleep(300)
 
-    defs = Definitions(assets=[stubborn, downstream, spawner, chatty])
+    @asset(retry_policy=RetryPolicy(max_retries=3, delay=20))
+    def flaky():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("attempt failed", flush=True)
+        raise ConnectionError("the service is down")
+
+    defs = Definitions(assets=[stubborn, downstream, spawner, chatty, flaky])
 """
 
 
@@ -145,16 +151,9 @@ def test_a_cancel_is_never_lost_when_the_canceller_dies(
     pid = runs_storage.get_run(run.run_id).pid
     assert pid is not None
     grace = 3.0
-    canceller = subprocess.Popen(
-        [*FLOWDEV, "cancel", "--grace", str(grace), run.run_id, "-p", str(runs_project.root)],
-        env=_runs_cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    canceled_at = _runs_cancel_then_kill_the_canceller(
+        runs_storage, runs_project, run.run_id, grace
     )
-    _runs_wait(lambda: runs_storage.get_run(run.run_id).status is RunStatus.CANCELING)
-    canceled_at = time.monotonic()
-    canceller.kill()  # before it escalates
-    canceller.wait()
 
     # Nothing reconciles here: the worker itself sees the cancel through.
     _runs_wait(lambda: not runs_storage.get_run(run.run_id).status.is_active, grace + 3.0)
@@ -169,6 +168,43 @@ def test_a_cancel_is_never_lost_when_the_canceller_dies(
     )
     assert not (runs_storage.storage_dir / "downstream").exists()
     _runs_wait(lambda: not _runs_live_processes([pid], pid), 5.0)
+
+
+def _runs_cancel_then_kill_the_canceller(
+    storage: Storage, project: Project, run_id: str, grace: float
+) -> float:
+    """`flowdev cancel --grace GRACE RUN`, SIGKILLed once the run is canceling (before it
+    would escalate); returns when that was (`time.monotonic`)."""
+    canceller = subprocess.Popen(
+        [*FLOWDEV, "cancel", "--grace", str(grace), run_id, "-p", str(project.root)],
+        env=_runs_cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _runs_wait(lambda: storage.get_run(run_id).status is RunStatus.CANCELING)
+    canceled_at = time.monotonic()
+    canceller.kill()
+    canceller.wait()
+    return canceled_at
+
+
+def test_a_cancel_during_a_retry_wait_stops_the_retries(runs_project, runs_storage) -> None:
+    run = launch_run(runs_storage, runs_project, ["flaky"])
+    _runs_wait(
+        lambda: any(
+            event.kind is EventKind.STEP_UP_FOR_RETRY
+            for event in runs_storage.events_after(0, run_id=run.run_id)
+        )
+    )
+    canceled_at = _runs_cancel_then_kill_the_canceller(runs_storage, runs_project, run.run_id, 30)
+
+    # Neither the 20 s retry delay nor the 30 s grace period is waited out.
+    _runs_wait(lambda: not runs_storage.get_run(run.run_id).status.is_active, 5.0)
+    assert time.monotonic() - canceled_at < 5.0
+    assert runs_storage.get_run(run.run_id).status is RunStatus.CANCELED
+    events = runs_storage.events_after(0, run_id=run.run_id)
+    assert [event.kind for event in events].count(EventKind.STEP_START) == 1
+    assert any(event.message == "flaky canceled before retry 1" for event in events)
 
 
 @pytest.mark.parametrize("child", ["popen", "multiprocessing"])

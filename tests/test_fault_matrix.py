@@ -208,12 +208,13 @@ def test_a_cancel_during_a_retry_wait_stops_the_retries(runs_project, runs_stora
 
 
 @pytest.mark.parametrize("child", ["popen", "multiprocessing"])
-@pytest.mark.parametrize("how", ["cancel", "cancel-escalated", "crash"])
+@pytest.mark.parametrize("how", ["cancel", "cancel-escalated", "cancel-and-quit", "crash"])
 def test_cancel_and_kill_reach_the_whole_process_tree(
     runs_project, runs_storage, monkeypatch, child, how
 ) -> None:
     monkeypatch.setenv("RUNS_CHILD", child)
-    monkeypatch.setenv("RUNS_IGNORE_SIGTERM", "1" if how == "cancel-escalated" else "0")
+    stubborn = how in ("cancel-escalated", "cancel-and-quit")
+    monkeypatch.setenv("RUNS_IGNORE_SIGTERM", "1" if stubborn else "0")
     run = launch_run(runs_storage, runs_project, ["spawner"])
     _runs_wait(lambda: "children started" in _runs_log(runs_storage, run.run_id))
     pid = runs_storage.get_run(run.run_id).pid
@@ -226,6 +227,11 @@ def test_cancel_and_kill_reach_the_whole_process_tree(
         _runs_wait(lambda: not _runs_alive(pid))
         _runs_wait(lambda: reconcile_runs(runs_storage) == [run.run_id])  # the crash detector
         expected = RunStatus.FAILURE
+    elif how == "cancel-and-quit":
+        # The app's "cancel them and quit": it asks, and is gone before the grace ends.
+        cancel_run(runs_storage, run.run_id, grace_seconds=1.0, wait=False)
+        _runs_wait(lambda: not runs_storage.get_run(run.run_id).status.is_active, 5.0)
+        expected = RunStatus.CANCELED
     else:
         ended = cancel_run(runs_storage, run.run_id, grace_seconds=1.0 if how != "cancel" else 10)
         assert ended.status is RunStatus.CANCELED

@@ -181,7 +181,8 @@ def _runs_cancel_then_kill_the_canceller(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    _runs_wait(lambda: storage.get_run(run_id).status is RunStatus.CANCELING)
+    # A worker that sees the cancel at once may end the run before a look catches it.
+    _runs_wait(lambda: storage.get_run(run_id).status in (RunStatus.CANCELING, RunStatus.CANCELED))
     canceled_at = time.monotonic()
     canceller.kill()
     canceller.wait()

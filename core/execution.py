@@ -146,6 +146,16 @@ class _Runner:
         policy = assets_def.retry_policy
         attempt = 0
         while True:
+            if attempt and self.run_resources.should_stop():
+                # Canceled while it waited to retry: no new attempt.
+                self.emit(
+                    EventKind.STEP_CANCELED,
+                    step,
+                    level="WARNING",
+                    message=f"{step.key} canceled before retry {attempt}",
+                    data={"asset_keys": [k.to_user_string() for k in step.asset_keys]},
+                )
+                return False
             self.emit(
                 EventKind.STEP_START,
                 step,

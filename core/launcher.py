@@ -24,6 +24,7 @@ from typing import Any
 
 from flowdev.errors import ExecutionError
 from flowdev.events import EventKind, RunEvent
+from flowdev.processes import RUN_ID_ENV, end_run_processes
 from flowdev.project import Project
 from flowdev.storage import ACTIVE_STATUSES, RunRecord, RunStatus, Storage
 
@@ -151,6 +152,8 @@ def _spawn_worker(storage: Storage, run_id: str) -> None:
             # the run cleanly, instead of killing the worker mid-write.
             start_new_session=True,
             cwd=_project_root(storage, run_id),
+            # Inherited by every process the run starts: how its processes are found.
+            env={**os.environ, RUN_ID_ENV: run_id},
         )
     with _children_lock:
         _children[process.pid] = process
@@ -184,7 +187,9 @@ def reconcile_runs(storage: Storage, *, now: float | None = None) -> list[str]:
                 continue
             # A worker that could not record its run's end (a full disk) left why.
             reason = storage.read_exit_reason(run.run_id) or _describe_exit(exit_code)
-        if _fail_vanished_run(storage, run, reason):
+            # What the worker started dies with it (an OOM kill leaves its children).
+            end_run_processes(run.run_id, run.pid)
+        if end_lost_run(storage, run, reason):
             failed.append(run.run_id)
     if queued:
         start_queued_runs(storage)
@@ -232,7 +237,10 @@ def _describe_exit(exit_code: int | None) -> str:
     return f"worker exited unexpectedly (exit code {exit_code})"
 
 
-def _fail_vanished_run(storage: Storage, run: RunRecord, reason: str) -> bool:
+def end_lost_run(storage: Storage, run: RunRecord, reason: str) -> bool:
+    """End an active run whose worker is gone (or about to be killed) for ``reason``:
+    CANCELED if it was being canceled, else FAILURE. Returns whether this call ended it.
+    """
     in_progress = storage.in_progress_keys(run.run_id)
     ended_as = RunStatus.CANCELED if run.status is RunStatus.CANCELING else RunStatus.FAILURE
     if not storage.update_run(
@@ -249,10 +257,19 @@ def _fail_vanished_run(storage: Storage, run: RunRecord, reason: str) -> bool:
             data={
                 "error": reason,
                 "asset_keys": in_progress if kind is EventKind.RUN_FAILURE else [],
+                # After everything the worker wrote: its last output reads before this.
+                "log_offset": _log_size(storage, run.run_id),
             },
         )
     )
     return True
+
+
+def _log_size(storage: Storage, run_id: str) -> int:
+    try:
+        return storage.compute_log_path(run_id).stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 # -- canceling ---------------------------------------------------------------------------
@@ -267,9 +284,12 @@ def cancel_run(
 ) -> RunRecord:
     """Cancel a run: a queued one at once; a running one by SIGTERM, then SIGKILL.
 
-    The worker marks the current step canceled and ends the run CANCELED. One that does
-    not exit within ``grace_seconds`` is killed and its run ended CANCELED here. With
-    ``wait=False`` it only asks (the caller watches with `reconcile_runs`).
+    SIGTERM goes to the worker's whole process group, so what the run's code started
+    stops too. The worker marks the current step canceled and ends the run CANCELED. The
+    deadline, ``grace_seconds`` from now, is stored with the cancel: the worker's own
+    watchdog kills the run's processes when it passes, so the cancel holds even if this
+    caller dies. With ``wait`` this caller also waits, and escalates itself on time;
+    with ``wait=False`` it only asks (the caller watches with `reconcile_runs`).
     """
     run = storage.get_run(run_id)
     if not run.status.is_active:
@@ -287,7 +307,10 @@ def cancel_run(
         )
         return storage.get_run(run.run_id)
     storage.update_run(
-        run.run_id, expect=(RunStatus.STARTING, RunStatus.STARTED), status=RunStatus.CANCELING
+        run.run_id,
+        expect=(RunStatus.STARTING, RunStatus.STARTED),
+        status=RunStatus.CANCELING,
+        cancel_deadline=time.time() + grace_seconds,
     )
     run = storage.get_run(run.run_id)
     if run.pid is not None:
@@ -310,15 +333,21 @@ def cancel_run(
             _signal(run.pid, run.run_id, signal.SIGKILL)
             _wait_gone(run.pid, run.run_id, 2.0)
         reason = f"worker did not stop within {grace_seconds:g}s of SIGTERM and was killed"
-    _fail_vanished_run(storage, run, reason)
+    end_run_processes(run.run_id, run.pid)
+    end_lost_run(storage, run, reason)
     start_queued_runs(storage)
     return storage.get_run(run.run_id)
 
 
 def _signal(pid: int, run_id: str, signum: signal.Signals) -> None:
-    # Only a process that is this run's worker gets a signal: never a reused pid.
-    if worker_exit_code(pid, run_id) is _ALIVE:
-        with contextlib.suppress(ProcessLookupError):
+    # Only a process that is this run's worker gets a signal: never a reused pid. It
+    # leads its own process group (start_new_session), and the signal goes to all of it.
+    if worker_exit_code(pid, run_id) is not _ALIVE:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signum)
+        else:
             os.kill(pid, signum)
 
 

@@ -7,9 +7,13 @@ workers wrote through `flowdev.storage`; nothing here executes user code.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -123,12 +127,20 @@ def materialize_and_watch(
     printer = None if as_json else _LivePrinter(run, len(asset_keys))
     tail = RunLogTail(storage, run.run_id)
     try:
-        run = _follow(storage, tail, printer.show if printer else None)
-    except KeyboardInterrupt:
+        with _signal_interrupts(signal.SIGTERM):
+            run = _follow(storage, tail, printer.show if printer else None)
+    except KeyboardInterrupt as interrupt:
+        if isinstance(interrupt, _Terminated):
+            note = "SIGTERM received: canceling the run (signals are ignored until it stops)..."
+        else:
+            note = "canceling the run (Ctrl-C again is ignored until it stops)..."
         if printer:
-            printer.note("canceling the run (Ctrl-C again is ignored until it stops)...")
-        cancel_run(storage, run.run_id)
-        run = _follow(storage, tail, printer.show if printer else None)
+            printer.note(note)
+        else:
+            typer.echo(note, err=True)
+        with _signals_ignored(signal.SIGINT, signal.SIGTERM):
+            cancel_run(storage, run.run_id)
+            run = _follow(storage, tail, printer.show if printer else None)
     finally:
         if printer:
             printer.close()
@@ -137,6 +149,40 @@ def materialize_and_watch(
     elif printer:
         printer.summary(storage.get_run(run.run_id))
     return 0 if run.status is RunStatus.SUCCESS else 1
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (CI canceling a job, `timeout`, `docker stop`): handled as Ctrl-C is."""
+
+
+@contextmanager
+def _signal_interrupts(signum: signal.Signals) -> Iterator[None]:
+    def interrupt(received: int, frame: FrameType | None) -> None:
+        raise _Terminated(signal.Signals(received).name)
+
+    with _handling(signum, interrupt):
+        yield
+
+
+@contextmanager
+def _signals_ignored(*signums: signal.Signals) -> Iterator[None]:
+    with ExitStack() as stack:
+        for signum in signums:
+            stack.enter_context(_handling(signum, signal.SIG_IGN))
+        yield
+
+
+@contextmanager
+def _handling(signum: signal.Signals, handler: Any) -> Iterator[None]:
+    # Handlers can only be set from the main thread (an embedding app may call from another).
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
 
 
 def _follow(

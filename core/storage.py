@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import os
 import sqlite3
 import time
@@ -39,7 +40,7 @@ from typing import Any, NamedTuple, ParamSpec, TypeVar
 from flowdev.errors import StorageError, storage_failure_reason
 from flowdev.events import EventKind, RunEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "flowdev.db"
 COMPUTE_LOG = "compute.log"
 # Beside compute.log: why the worker ended, when it could not record that itself.
@@ -409,6 +410,19 @@ class Storage:
                 )
         return bool(changed)
 
+    def cancel_deadline(self, run_id: str) -> float | None:
+        """When run ``run_id``, being canceled, must have stopped; None while it is not
+        being canceled (``inf`` when its canceller set no deadline and escalates itself).
+
+        One indexed read: a worker asks before every step.
+        """
+        row = self._conn.execute(
+            "SELECT status, cancel_deadline FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None or row[0] != RunStatus.CANCELING.value:
+            return None
+        return math.inf if row[1] is None else float(row[1])
+
     @contextmanager
     def claim(self) -> Iterator[sqlite3.Connection]:
         """A write transaction for read-modify-write sequences (the run queue)."""
@@ -735,7 +749,13 @@ def _create_schema_v1(conn: sqlite3.Connection) -> None:
     )
 
 
-_MIGRATIONS = [_create_schema_v1]
+def _add_cancel_deadline_v2(conn: sqlite3.Connection) -> None:
+    # When a canceled run's worker must be gone: kept with the cancel, so whoever outlives
+    # the canceller (the worker's own watchdog) can escalate on time.
+    conn.execute("ALTER TABLE runs ADD COLUMN cancel_deadline FLOAT")
+
+
+_MIGRATIONS = [_create_schema_v1, _add_cancel_deadline_v2]
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -745,7 +765,9 @@ _RUN_COLUMNS = (
     "run_id, status, selection, asset_keys, parent_run_id, root_run_id, pid, "
     "code_fingerprint, run_config, tags, project, create_time, start_time, end_time, error"
 )
-_RUN_UPDATABLE = frozenset({"status", "pid", "code_fingerprint", "start_time", "end_time", "error"})
+_RUN_UPDATABLE = frozenset(
+    {"status", "pid", "code_fingerprint", "start_time", "end_time", "error", "cancel_deadline"}
+)
 _EVENT_COLUMNS = "id, run_id, kind, timestamp, step_key, asset_key, level, message, data"
 _STATE_QUERY = (
     "SELECT asset_key, last_materialized, materialization_id, run_id, code_version, "

@@ -8,8 +8,13 @@ and 2 themselves point at it, so nothing sits in between, and every event record
 log's length when it happened, which places each line among the events exactly.
 
 SIGTERM cancels: the running step is interrupted and recorded as canceled, the rest are
-not started, and the run ends CANCELED. Whatever else ends the worker (SIGKILL, a
-segfault, OOM) is detected by the launcher, which marks the run failed.
+not started, and the run ends CANCELED. A cancel recorded in storage does the same even
+when the run's code took SIGTERM away: the worker asks storage before every step and
+retry, and its watchdog (`flowdev.watchdog`) notices within a tick, stops the run at its
+next event, and kills the run's processes once the cancel's deadline has passed. After a
+cancel no process the run started outlives it. Whatever else ends the worker (SIGKILL,
+a segfault, OOM) is detected by the launcher, which marks the run failed and kills what
+is left of the run's processes.
 
 A worker that cannot record how its run ended (the disk filled up, the database broke)
 leaves the reason in a file it made full size when it started (`_ExitReason`), and the
@@ -18,9 +23,11 @@ launcher's crash detector records that reason once storage takes writes again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -30,7 +37,9 @@ from typing import Any
 
 from flowdev.errors import StorageError
 from flowdev.events import EventKind, RunEvent
+from flowdev.processes import RUN_ID_ENV, end_run_processes
 from flowdev.storage import ACTIVE_STATUSES, RunRecord, RunStatus, Storage
+from flowdev.watchdog import Watchdog
 
 
 class RunCanceled(BaseException):
@@ -135,6 +144,10 @@ class _EventWriter:
         }
         self._storing = False
         self.cancel_requested = False
+        # Set with cancel_requested: wakes a retry's wait.
+        self.canceled = threading.Event()
+        # Held while an event is stored; the watchdog takes it for good before it kills.
+        self._lock = threading.Lock()
 
     def __call__(self, event: RunEvent) -> None:
         kind = event.kind
@@ -154,37 +167,90 @@ class _EventWriter:
             data["data_version"] = version
             self.data_versions[key] = version
         data["log_offset"] = self.logs.offset()
-        # The fields spelled out: dataclasses.replace costs several times more, per event.
-        self.store(
-            RunEvent(
-                run_id=event.run_id,
-                kind=kind,
-                timestamp=event.timestamp,
-                step_key=event.step_key,
-                asset_key=event.asset_key,
-                level=event.level,
-                message=event.message,
-                data=data,
+        try:
+            # The fields spelled out: dataclasses.replace costs several times more, per event.
+            self.store(
+                RunEvent(
+                    run_id=event.run_id,
+                    kind=kind,
+                    timestamp=event.timestamp,
+                    step_key=event.step_key,
+                    asset_key=event.asset_key,
+                    level=event.level,
+                    message=event.message,
+                    data=data,
+                )
             )
-        )
-        if kind in (EventKind.STEP_SUCCESS, EventKind.STEP_FAILURE, EventKind.STEP_SKIPPED):
-            self.current_step = None
+        finally:
+            if kind in _STEP_END_KINDS:
+                self.current_step = None
 
     def store(self, event: RunEvent) -> None:
         # A cancel that arrives mid-write waits for the write to finish, so the database
         # never sees half a transaction from a signal handler's exception.
-        self._storing = True
-        try:
-            self.storage.store_event(event)
-        finally:
-            self._storing = False
+        with self._lock:
+            self._storing = True
+            try:
+                self.storage.store_event(event)
+            finally:
+                self._storing = False
         if self.cancel_requested:
             raise RunCanceled
+
+    def stop_requested(self) -> bool:
+        """Whether the run is being canceled: by SIGTERM, or as storage says (a cancel
+        whose SIGTERM the run's code ignored). The executor asks before every step."""
+        deadline = None if self.cancel_requested else self.storage.cancel_deadline(self.run.run_id)
+        if deadline is not None:
+            self.request_cancel()
+        return self.cancel_requested
+
+    def request_cancel(self) -> None:
+        """Stop the run at its next event or step (from any thread)."""
+        self.cancel_requested = True
+        self.canceled.set()
+
+    def kill_at_deadline(self, storage: Storage) -> None:
+        """The watchdog's escalation: the cancel's deadline passed and the run goes on.
+
+        Ends the run CANCELED (no event of the main thread lands after that), starts
+        the queued runs the worker would have started, and kills the run's processes,
+        this one last.
+        """
+        from flowdev.launcher import end_lost_run, start_queued_runs
+
+        # A main thread stuck inside a write (a locked database) is not waited for long.
+        self._lock.acquire(timeout=5.0)
+        try:
+            run = storage.get_run(self.run.run_id)
+            step = self.current_step
+            if run.status.is_active and step is not None:
+                storage.store_event(
+                    RunEvent(
+                        run_id=run.run_id,
+                        kind=EventKind.STEP_CANCELED,
+                        level="WARNING",
+                        message=f"{step} canceled",
+                        step_key=step,
+                        data={
+                            "asset_keys": self.step_asset_keys.get(step, []),
+                            "log_offset": os.fstat(1).st_size,
+                        },
+                    )
+                )
+            end_lost_run(
+                storage, run, "worker did not stop by the cancel's deadline and was killed"
+            )
+            start_queued_runs(storage)
+        finally:
+            # Killed even if recording failed: the crash detector then ends the run.
+            end_run_processes(self.run.run_id, _own_group(), exclude=(os.getpid(),))
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         if self.cancel_requested:
             return
-        self.cancel_requested = True
+        self.request_cancel()
         if not self._storing:
             raise RunCanceled
 
@@ -192,22 +258,46 @@ class _EventWriter:
         """Store a run-level event (no cancel check: used while ending the run)."""
         self.cancel_requested = False
         data = {**fields.pop("data", {}), "log_offset": self.logs.offset()}
-        self.storage.store_event(
-            RunEvent(
-                run_id=self.run.run_id,
-                kind=kind,
-                level=level,
-                message=message,
-                data=data,
-                **fields,
+        with self._lock:
+            self.storage.store_event(
+                RunEvent(
+                    run_id=self.run.run_id,
+                    kind=kind,
+                    level=level,
+                    message=message,
+                    data=data,
+                    **fields,
+                )
             )
-        )
+
+
+_STEP_END_KINDS = frozenset(
+    {
+        EventKind.STEP_SUCCESS,
+        EventKind.STEP_FAILURE,
+        EventKind.STEP_SKIPPED,
+        EventKind.STEP_CANCELED,
+    }
+)
+
+
+def _own_group() -> int | None:
+    # The worker leads its process group when the launcher started it (its own session).
+    return os.getpid() if os.getpgrp() == os.getpid() else None
+
+
+def _restore_sigterm_in_child() -> None:
+    # A process the run's code forks (multiprocessing) is not the worker: SIGTERM to the
+    # run's process group simply ends it.
+    with contextlib.suppress(ValueError):  # forked from a thread that is not the main one
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
     """Execute run ``run_id`` of the instance at ``home``; returns the exit code."""
     storage = Storage(home)
     run = storage.get_run(run_id)
+    os.environ[RUN_ID_ENV] = run_id  # every process the run starts carries it
     if not storage.update_run(
         run_id,
         expect=(RunStatus.QUEUED, RunStatus.STARTING),
@@ -215,13 +305,33 @@ def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
         pid=os.getpid(),
         start_time=time.time(),
     ):
-        # Canceled before the worker got going: nothing to do.
+        # Canceled before the worker got going: nothing ran, and nobody else ends it.
+        if storage.update_run(
+            run_id, expect=(RunStatus.CANCELING,), status=RunStatus.CANCELED, end_time=time.time()
+        ):
+            storage.store_event(
+                RunEvent(
+                    run_id=run_id,
+                    kind=EventKind.RUN_CANCELED,
+                    level="WARNING",
+                    message="run canceled before it started",
+                )
+            )
         return 0
     logs = _ComputeLogs(storage, run_id)
     exit_reason = _ExitReason(storage.exit_reason_path(run_id))
     writer = _EventWriter(storage, run, logs)
     signal.signal(signal.SIGTERM, writer.on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launching terminal's Ctrl-C
+    os.register_at_fork(after_in_child=_restore_sigterm_in_child)
+    watchdog = Watchdog(
+        storage.home,
+        run_id,
+        storage.compute_log_path(run_id),
+        on_cancel=writer.request_cancel,
+        on_deadline=writer.kill_at_deadline,
+    )
+    watchdog.start()
     status, error = RunStatus.FAILURE, None
     try:
         writer.emit(EventKind.RUN_START, f"run {run_id[:8]} started (pid {os.getpid()})")
@@ -241,12 +351,17 @@ def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
         error = f"{type(crash).__name__}: {crash}"
         _print_traceback()
     try:
-        _end_run(writer, status, error)
+        deadline = storage.cancel_deadline(run_id)
+        status = _end_run(writer, status, error)
     except StorageError as failure:
         exit_reason.write(_unrecorded_end(status, error, failure))
+        watchdog.stop()
         storage.close()
         return 1
+    watchdog.stop()
     exit_reason.discard()
+    if status is RunStatus.CANCELED:
+        _end_leftover_processes(run_id, deadline)
     storage.close()
     from flowdev.launcher import start_queued_runs
 
@@ -309,10 +424,11 @@ def _execute(
             storage_dir=str(storage.storage_dir),
             secrets=secrets,
             run_tags=dict(run.tags),
-            should_stop=lambda: writer.cancel_requested,
+            should_stop=writer.stop_requested,
+            sleep=writer.canceled.wait,  # a retry's wait ends with a cancel
         )
         outcome = InProcessExecutor().execute(plan, resources, writer)
-    if writer.cancel_requested:
+    if writer.stop_requested():
         raise RunCanceled
     if outcome.success:
         return RunStatus.SUCCESS, None
@@ -337,8 +453,11 @@ def _unrecorded_end(status: RunStatus, error: str | None, failure: StorageError)
     return f"{ended}, and recording that failed: {failure}"
 
 
-def _end_run(writer: _EventWriter, status: RunStatus, error: str | None) -> None:
+def _end_run(writer: _EventWriter, status: RunStatus, error: str | None) -> RunStatus:
+    """Record how the run ended; returns that (a canceled run never ends SUCCESS)."""
     run_id = writer.run.run_id
+    if status is RunStatus.SUCCESS and writer.stop_requested():
+        status = RunStatus.CANCELED  # canceled after its last step began
     kind = {
         RunStatus.SUCCESS: EventKind.RUN_SUCCESS,
         RunStatus.CANCELED: EventKind.RUN_CANCELED,
@@ -351,13 +470,30 @@ def _end_run(writer: _EventWriter, status: RunStatus, error: str | None) -> None
     if status is RunStatus.CANCELED:
         level = "WARNING"
     writer.emit(kind, message, level=level, data={"error": error} if error else {})
-    writer.storage.update_run(
+    if writer.storage.update_run(
         run_id,
-        expect=ACTIVE_STATUSES,
+        expect=(RunStatus.STARTED,) if status is RunStatus.SUCCESS else ACTIVE_STATUSES,
         status=status,
         end_time=time.time(),
         error=error,
-    )
+    ):
+        return status
+    if status is RunStatus.SUCCESS:  # the cancel came in the instant before
+        writer.storage.update_run(
+            run_id, expect=ACTIVE_STATUSES, status=RunStatus.CANCELED, end_time=time.time()
+        )
+        return RunStatus.CANCELED
+    return status
+
+
+def _end_leftover_processes(run_id: str, deadline: float | None) -> None:
+    """After a cancel, the processes the run's code started go too: the SIGTERM sent to
+    the run's process group ends most; those still there at the deadline are killed."""
+    from flowdev.launcher import DEFAULT_CANCEL_GRACE_SECONDS
+
+    if deadline is None or deadline == float("inf"):
+        deadline = time.time() + DEFAULT_CANCEL_GRACE_SECONDS
+    end_run_processes(run_id, _own_group(), deadline=deadline, exclude=(os.getpid(),))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from flowdev import __version__
-from flowdev.errors import ConfigError, FlowdevError, StorageError, close_matches, did_you_mean
+from flowdev.errors import FlowdevError, StorageError, close_matches, did_you_mean
 from flowdev.project import Project, describe_error, find_project
 from flowdev.storage import RunStatus, Storage
 from typer.core import TyperGroup
@@ -526,7 +526,7 @@ def materialize(
             code_fingerprint=snapshot.code_fingerprint,
             definitions=snapshot,
         )
-    except ConfigError as error:
+    except FlowdevError as error:  # refused before launch: bad config, a bad run limit
         fail(error, as_json)
     raise typer.Exit(code)
 
@@ -638,7 +638,7 @@ def reexecute(
             code_fingerprint=snapshot.code_fingerprint,
             definitions=snapshot,
         )
-    except ConfigError as error:
+    except FlowdevError as error:  # refused before launch: bad config, a bad run limit
         fail(error, as_json)
     raise typer.Exit(code)
 

@@ -79,8 +79,11 @@ def launch_run(
 
     Raises:
         ConfigError: the run config does not fit ``definitions``; nothing was launched.
+        ExecutionError: ``FLOWDEV_MAX_CONCURRENT_RUNS`` is not a number; nothing was
+            launched.
     """
     asset_keys = tuple(asset_keys)
+    max_concurrent_runs()  # a bad limit is refused before a run is recorded that cannot start
     if definitions is not None:
         definitions.validate_run_config(run_config or {}, asset_keys)
     run = storage.add_run(

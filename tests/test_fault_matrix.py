@@ -977,6 +977,19 @@ def test_a_freshness_cron_that_never_comes_due_is_a_located_load_error(
     )
 
 
+def test_a_run_limit_that_is_not_a_number_is_refused_before_a_run_is_recorded(
+    sample_project: Path,
+) -> None:
+    env = {"FLOWDEV_MAX_CONCURRENT_RUNS": "x"}
+    completed = instance_cli("materialize", "-s", "raw_zones", cwd=sample_project, env=env)
+
+    assert completed.returncode == 2, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "FLOWDEV_MAX_CONCURRENT_RUNS='x' is not a number" in completed.stderr
+    listed = instance_cli("runs", "--json", cwd=sample_project)
+    assert json.loads(listed.stdout) == []  # nothing queued that could never start
+
+
 # == The app never dies from what a user does ==============================================
 
 

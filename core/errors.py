@@ -16,6 +16,7 @@ Each class owns its message: it says what is wrong, where, and how to fix it.
     │   └── EnvVarError             an `EnvVar` names an unset environment variable
     ├── ProjectError                flowdev cannot find or import the project's `Definitions`
     ├── ExecutionError              a run cannot proceed (e.g. an input was never materialized)
+    ├── EditorError                 $FLOWDEV_EDITOR, $VISUAL or $EDITOR names no usable editor
     └── StorageError                the instance cannot be read or written (damaged, read-only,
                                     disk full, too new), or lacks a run
 """
@@ -125,6 +126,10 @@ def did_you_mean(suggestions: list[str]) -> str:
     if not suggestions:
         return ""
     return " Did you mean " + " or ".join(f"{s!r}" for s in suggestions) + "?"
+
+
+class EditorError(FlowdevError):
+    """The editor setting does not split into words or names no program on ``PATH``."""
 
 
 class StorageError(FlowdevError):

@@ -36,14 +36,22 @@ def project(sample_project: Path, monkeypatch):
 
 @pytest.fixture
 def opened(tmp_path, monkeypatch) -> Path:
-    """Where a stand-in $EDITOR writes the arguments it was opened with."""
+    """Where a stand-in $EDITOR writes the arguments it was opened with.
+
+    It is called ``vim`` (first on PATH), so it is given the line as ``+LINE file``.
+    """
     opened = tmp_path / "opened.txt"
-    editor = tmp_path / "editor.py"
+    editor = tmp_path / "bin" / "vim"
+    editor.parent.mkdir()
     editor.write_text(
-        f"import sys, pathlib\npathlib.Path({str(opened)!r}).write_text(' '.join(sys.argv[1:]))\n"
+        f"#!{sys.executable}\nimport sys, pathlib\n"
+        f"pathlib.Path({str(opened)!r}).write_text(' '.join(sys.argv[1:]))\n"
     )
-    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    editor.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{editor.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("EDITOR", "vim")
     monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.delenv("FLOWDEV_EDITOR", raising=False)
     return opened
 
 

@@ -5,6 +5,12 @@ over `flowdev.watch.watch_project`, which loads the definitions in a child proce
 every save), the poller (a thread worker that reads the instance a few times a second
 through `InstancePoller`), and short thread workers that launch and cancel runs. Widgets
 get plain data set on them; they post messages up; nothing here blocks the UI thread.
+
+Nothing a user does ends the app: a worker that raises becomes a notification
+(`on_worker_state_changed`), and every way out (q, ctrl+q, the palette) goes through the
+"runs still going" question. SIGTERM and SIGHUP end it at once, with the terminal
+restored and the runs left going: they are detached processes with their own records,
+and a closed terminal must not kill a long backfill (`flowdev cancel` stops them).
 """
 
 from __future__ import annotations
@@ -13,15 +19,14 @@ import asyncio
 import contextlib
 import functools
 import gc
-import os
-import shlex
+import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
 from typing import ClassVar, Concatenate, ParamSpec
 
-from flowdev.errors import StorageError
+from flowdev.errors import EditorError, FlowdevError, StorageError
 from flowdev.keys import AssetKey
 from flowdev.loader import LoadError
 from flowdev.project import Project
@@ -29,6 +34,7 @@ from flowdev.snapshot import DefinitionsSnapshot, diff_snapshots
 from flowdev.status import AssetStatus, Status
 from flowdev.storage import EventRecord, RunRecord
 from flowdev.tui.commands import FlowdevCommands
+from flowdev.tui.editor import editor_command
 from flowdev.tui.poller import InstancePoller, PollResult
 from flowdev.tui.screens.help import HelpScreen
 from flowdev.tui.screens.quit import QuitChoice, QuitScreen
@@ -41,13 +47,23 @@ from flowdev.tui.widgets.runs_table import RunsTable
 from flowdev.watch import LoadFailed, Reloaded, watch_project
 from rich.markup import escape
 from textual import on, work
-from textual.app import App, ComposeResult, SuspendNotSupported
+from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 POLL_SECONDS = 0.25
+POLL_RETRY_SECONDS = 2.0
+# What a failed worker was doing, for the title of its notification.
+_WORKER_TASKS = {
+    "launch": "starting a run",
+    "cancel": "canceling",
+    "poll": "reading the instance",
+    "history": "reading the asset's history",
+    "watch": "watching the project",
+}
 
 _P = ParamSpec("_P")
 
@@ -127,6 +143,9 @@ class FlowdevApp(App[None]):
         self.last_failure: EventRecord | None = None
         self._reload_requested = asyncio.Event()
         self._launched: set[str] = set()
+        self._poll_problem: str | None = None
+        self.stopped_by: signal.Signals | None = None
+        """The signal that ended the app, if one did."""
 
     # -- layout --------------------------------------------------------------------------
 
@@ -155,8 +174,17 @@ class FlowdevApp(App[None]):
         self._update_header()
         self.set_interval(1.0, self._update_header)
         self.query_one(AssetGraphView).focus()
+        if not self.is_headless:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(signum, self._stop_on_signal, signum)
         self._watch()
         self._poll()
+
+    def _stop_on_signal(self, signum: signal.Signals) -> None:
+        """End now, asking nothing; the runs go on (see the module docstring)."""
+        self.stopped_by = signum
+        self.exit(return_code=128 + signum)
 
     @property
     def graph_view(self) -> AssetGraphView:
@@ -176,7 +204,7 @@ class FlowdevApp(App[None]):
 
     # -- loading -------------------------------------------------------------------------
 
-    @work(exclusive=True, group="watch")
+    @work(exclusive=True, group="watch", exit_on_error=False)
     async def _watch(self) -> None:
         if not self.watch_files:
             from flowdev.loader import load_project
@@ -292,7 +320,7 @@ class FlowdevApp(App[None]):
 
     # -- polling -------------------------------------------------------------------------
 
-    @work(exclusive=True, group="poll", thread=True)
+    @work(exclusive=True, group="poll", thread=True, exit_on_error=False)
     def _poll(self) -> None:
         worker = get_current_worker()
         poller = InstancePoller(self.project.home)
@@ -319,6 +347,10 @@ class FlowdevApp(App[None]):
             self._show_storage_error(result if isinstance(result, StorageError) else None)
         if isinstance(result, StorageError):
             return
+        if result.problem != self._poll_problem:
+            self._poll_problem = result.problem  # said once, not four times a second
+            if result.problem is not None:
+                self.notify(result.problem, severity="error", timeout=10, markup=False)
         if result.statuses is not None:
             self.statuses = result.statuses
             by_name = {key: status.status.value for key, status in result.statuses.items()}
@@ -408,7 +440,7 @@ class FlowdevApp(App[None]):
         if history:
             self._load_history(key)
 
-    @work(exclusive=True, group="history", thread=True)
+    @work(exclusive=True, group="history", thread=True, exit_on_error=False)
     @_storage_failure_shown
     def _load_history(self, key: AssetKey) -> None:
         from flowdev.storage import Storage
@@ -471,6 +503,8 @@ class FlowdevApp(App[None]):
 
     def _launch(self, keys: set[AssetKey], label: str) -> None:
         assert self.snapshot is not None
+        if self._refused_while_broken():
+            return
         runnable = [
             key.to_user_string()
             for key in self.snapshot.asset_graph.toposort(keys)
@@ -481,7 +515,21 @@ class FlowdevApp(App[None]):
             return
         self._launch_in_thread(runnable, label, self.snapshot)
 
-    @work(thread=True, group="launch")
+    def _refused_while_broken(self) -> bool:
+        """Say so and refuse while the definitions do not load: the run's worker would
+        load the same broken code and fail at once."""
+        if self.load_error is None:
+            return False
+        where = self.load_error.location(self.project.root) or str(self.project.root)
+        self.notify(
+            f"not started: the definitions do not load ({where}: "
+            f"{self.load_error.exception_type}); fix it and save, then run again",
+            severity="error",
+            markup=False,
+        )
+        return True
+
+    @work(thread=True, group="launch", exit_on_error=False)
     @_storage_failure_shown
     def _launch_in_thread(self, keys: list[str], label: str, snapshot: DefinitionsSnapshot) -> None:
         from flowdev.errors import ConfigError
@@ -520,7 +568,7 @@ class FlowdevApp(App[None]):
     def _cancel_requested(self, event: RunsTable.CancelRequested) -> None:
         self._cancel(event.run_id)
 
-    @work(thread=True, group="cancel")
+    @work(thread=True, group="cancel", exit_on_error=False)
     @_storage_failure_shown
     def _cancel(self, run_id: str) -> None:
         from flowdev.launcher import cancel_run
@@ -532,9 +580,10 @@ class FlowdevApp(App[None]):
 
     @on(RunsTable.ReexecuteRequested)
     def _reexecute_requested(self, event: RunsTable.ReexecuteRequested) -> None:
-        self._reexecute(event.run_id)
+        if not self._refused_while_broken():
+            self._reexecute(event.run_id)
 
-    @work(thread=True, group="launch")
+    @work(thread=True, group="launch", exit_on_error=False)
     @_storage_failure_shown
     def _reexecute(self, run_id: str) -> None:
         from flowdev.errors import FlowdevError
@@ -675,15 +724,50 @@ class FlowdevApp(App[None]):
         if target is None:
             self.notify("no source to open here", severity="warning")
             return
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-        # A list, never a shell string: the path comes from the user's project.
-        command = [*shlex.split(editor), f"+{target[1]}", target[0]]
         try:
-            with self.suspend():
-                subprocess.run(command, check=False)
-        except SuspendNotSupported:
-            # No terminal to hand over (headless, or a pipe): run it without suspending.
-            subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
+            # A list, never a shell string: the path comes from the user's project.
+            command = editor_command(*target)
+        except EditorError as error:
+            self.notify(str(error), title="no editor", severity="error", markup=False)
+            return
+        try:
+            try:
+                with self.suspend():
+                    subprocess.run(command, check=False)
+            except SuspendNotSupported:
+                # No terminal to hand over (headless, or a pipe): run it without suspending.
+                subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
+        except OSError as error:  # found on PATH, yet it would not start
+            self.notify(f"{command[0]} did not start: {error}", severity="error", markup=False)
+
+    async def action_quit(self) -> None:
+        """ctrl+q (Textual's own quit) asks about active runs too."""
+        self.action_quit_app()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's palette commands, but its "Quit the application as soon as
+        possible": the palette's own Quit asks about active runs first."""
+        for command in super().get_system_commands(screen):
+            if command.callback != self.action_quit:
+                yield command
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised: say what failed; the app goes on."""
+        if event.state is not WorkerState.ERROR or not self.is_running:
+            return
+        error = event.worker.error
+        task = _WORKER_TASKS.get(event.worker.group, event.worker.name)
+        if isinstance(error, FlowdevError):
+            message = str(error)
+        else:  # not one flowdev raises on purpose: name it, so it can be reported
+            message = f"{type(error).__name__}: {error} (a flowdev bug: please report it)"
+        if event.worker.group == "poll":
+            # Polling goes on after a pause; the same failure is said once.
+            self.set_timer(POLL_RETRY_SECONDS, self._poll)
+            if message == self._poll_problem:
+                return
+            self._poll_problem = message
+        self.notify(message, title=f"{task} failed", severity="error", timeout=10, markup=False)
 
     def action_quit_app(self) -> None:
         """Quit; with runs going, ask whether to cancel them, leave them, or stay."""
@@ -700,7 +784,7 @@ class FlowdevApp(App[None]):
 
         self.push_screen(QuitScreen(len(active)), chosen)
 
-    @work(thread=True, group="cancel")
+    @work(thread=True, group="cancel", exit_on_error=False)
     def _cancel_all_and_exit(self, run_ids: list[str]) -> None:
         from flowdev.launcher import cancel_run
         from flowdev.storage import Storage
@@ -720,8 +804,15 @@ class FlowdevApp(App[None]):
 
 def run_app(project: Project, reread: Callable[[], Project] | None = None) -> None:
     """Run the app on ``project`` until the user quits; ``reread`` finds the project
-    again when its pyproject.toml is saved."""
-    FlowdevApp(project, reread=reread).run()
+    again when its pyproject.toml is saved.
+
+    Raises:
+        SystemExit: with 128 + the signal's number, when SIGTERM or SIGHUP ended it.
+    """
+    app = FlowdevApp(project, reread=reread)
+    app.run()
+    if app.stopped_by is not None:
+        raise SystemExit(128 + app.stopped_by)
 
 
 __all__ = ["FlowdevApp", "run_app"]

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flowdev.errors import StorageError
+from flowdev.errors import ExecutionError, StorageError
 from flowdev.keys import AssetKey
 from flowdev.launcher import reconcile_runs
 from flowdev.runlog import LogLine, RunLogTail
@@ -42,6 +42,8 @@ class PollResult:
     log_lines: list[LogLine] = field(default_factory=list)
     finished_runs: list[RunRecord] = field(default_factory=list)
     failures: list[EventRecord] = field(default_factory=list)
+    problem: str | None = None
+    """Why queued runs cannot start (e.g. a bad setting), while that lasts."""
 
 
 class InstancePoller:
@@ -58,6 +60,7 @@ class InstancePoller:
         self._tail: RunLogTail | None = None
         self._active: dict[str, RunStatus] = {}
         self._processes: dict[int, object] = {}
+        self._problem: str | None = None
 
     @property
     def storage(self) -> Storage:
@@ -101,8 +104,13 @@ class InstancePoller:
         storage = self.storage
         now = time.monotonic()
         if now - self._last_reconcile > _RECONCILE_SECONDS:
-            reconcile_runs(storage)
             self._last_reconcile = now
+            try:
+                reconcile_runs(storage)
+                self._problem = None
+            except ExecutionError as error:
+                # The rest of the round still shows the runs; the next tries again.
+                self._problem = str(error)
         events = storage.events_after(self._last_event_id)
         if events:
             self._last_event_id = events[-1].event_id
@@ -135,6 +143,7 @@ class InstancePoller:
             log_lines=lines,
             finished_runs=finished,
             failures=failures,
+            problem=self._problem,
         )
 
     def _usage(self, runs: list[RunRecord]) -> dict[int, tuple[float, int]]:

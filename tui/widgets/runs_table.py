@@ -3,6 +3,11 @@ worker's pid, CPU and memory.
 
 The parent sets ``runs`` (newest first) and ``usage`` (pid -> (cpu %, rss bytes));
 rows are updated in place so the cursor and scroll position survive every refresh.
+
+`RunSelected` reports the user's moves only. Moves the table makes itself (to
+``selected``, or back to its row after a refresh rebuilt the rows) are silent: reported,
+two of them in flight at once would each be answered with ``selected`` and move the
+cursor back, forever, clearing the log on every swing.
 """
 
 from __future__ import annotations
@@ -88,7 +93,8 @@ class RunsTable(DataTable[Text | str]):
     def watch_selected(self, run_id: str | None) -> None:
         rows = [row.key.value for row in self.ordered_rows] if self.is_mounted else []
         if run_id in rows:
-            self.move_cursor(row=rows.index(run_id))
+            with self.prevent(DataTable.RowHighlighted):
+                self.move_cursor(row=rows.index(run_id))
 
     def _sync(self) -> None:
         if not self.is_mounted:
@@ -97,11 +103,15 @@ class RunsTable(DataTable[Text | str]):
         current = [row.key.value for row in self.ordered_rows]
         if current != wanted:
             selected = self.selected or self.selected_run_id
-            self.clear()
-            for run in self.runs:
-                self.add_row(*self._cells(run), key=run.run_id)
-            if selected in wanted:
-                self.move_cursor(row=wanted.index(selected))
+            with self.prevent(DataTable.RowHighlighted):
+                self.clear()
+                for run in self.runs:
+                    self.add_row(*self._cells(run), key=run.run_id)
+                if selected in wanted:
+                    self.move_cursor(row=wanted.index(selected))
+            if selected not in wanted and self.row_count:
+                # The selected run is gone: the first row is the user's now.
+                self.post_message(self.RunSelected(wanted[0]))
             return
         for run in self.runs:
             for column, cell in zip(_COLUMNS, self._cells(run), strict=True):

@@ -145,6 +145,12 @@ class StorageError(FlowdevError):
         self.file = file
         self.reason = reason
 
+    @property
+    def instance_failed(self) -> bool:
+        """Whether the instance itself failed (a cause above), not a lookup that missed
+        (no run with that id): the app shows the one in a panel, the other as a note."""
+        return bool(self.reason)
+
     @classmethod
     def of(
         cls,

@@ -71,13 +71,16 @@ _P = ParamSpec("_P")
 def _storage_failure_shown(
     method: Callable[Concatenate[FlowdevApp, _P], None],
 ) -> Callable[Concatenate[FlowdevApp, _P], None]:
-    """A thread worker whose `StorageError` is shown in the app's panel, not fatal."""
+    """A thread worker whose instance failure (`StorageError.instance_failed`) is shown
+    in the app's panel; other errors go to the workers' note, and none is fatal."""
 
     @functools.wraps(method)
     def guarded(app: FlowdevApp, *args: _P.args, **kwargs: _P.kwargs) -> None:
         try:
             method(app, *args, **kwargs)
         except StorageError as error:
+            if not error.instance_failed:
+                raise  # a run that is not there: the worker's error note says so
             with contextlib.suppress(RuntimeError):  # the app is closing: nowhere to show it
                 app.call_from_thread(app._show_storage_error, error)
 

@@ -120,6 +120,23 @@ def _tiny(source: str) -> dict[str, str]:
     return {"defs.py": textwrap.dedent(source).lstrip("\n")}
 
 
+# One asset with a Config of one int field: the run config cases' target.
+CONFIGURED_ASSET = _tiny(
+    """
+    import flowdev as dg
+
+    class AConfig(dg.Config):
+        n: int = 1
+
+    @dg.asset
+    def a(config: AConfig) -> int:
+        return config.n
+
+    defs = dg.Definitions(assets=[a])
+    """
+)
+
+
 def cases() -> list[Case]:
     """Every bad input the probe tries."""
     deep_json = "[" * 100_000 + "]" * 100_000
@@ -128,7 +145,7 @@ def cases() -> list[Case]:
         Case("selection: unclosed parenthesis", ["assets", "-s", "(raw_trips"], r"column|\^"),
         Case("selection: 200 nested parentheses", ["assets", "-s", "(" * 200 + "a"], r"column|\^"),
         Case("selection: 1,000 nots", ["assets", "-s", "not " * 1000 + "a"], r"column|\^"),
-        Case("selection: 5,000 ands", ["assets", "-s", " and ".join(["a"] * 5000)], r"column|\^"),
+        Case("selection: 5,000 ands", ["assets", "-s", " and ".join(["a"] * 5000)], r"key 'a'"),
         Case("selection: unknown key", ["materialize", "-s", "raw_tripz"], r"raw_tripz"),
         Case("selection: unknown attribute", ["assets", "-s", "colour:red"], r"colour"),
         Case("selection: trailing operator", ["assets", "-s", "raw_trips and"], r"column|\^"),
@@ -194,40 +211,14 @@ def cases() -> list[Case]:
             ["materialize", "-c", "c.json"],
             r"ops\.a\.config\.n",
             setup=_write("c.json", '{"ops": {"a": {"config": {"n": "ten"}}}}'),
-            project=_tiny(
-                """
-                import flowdev as dg
-
-                class AConfig(dg.Config):
-                    n: int = 1
-
-                @dg.asset
-                def a(config: AConfig) -> int:
-                    return config.n
-
-                defs = dg.Definitions(assets=[a])
-                """
-            ),
+            project=CONFIGURED_ASSET,
         ),
         Case(
             "config: unknown field",
             ["materialize", "-c", "c.json"],
             r"ops\.a\.config\.m",
             setup=_write("c.json", '{"ops": {"a": {"config": {"m": 1}}}}'),
-            project=_tiny(
-                """
-                import flowdev as dg
-
-                class AConfig(dg.Config):
-                    n: int = 1
-
-                @dg.asset
-                def a(config: AConfig) -> int:
-                    return config.n
-
-                defs = dg.Definitions(assets=[a])
-                """
-            ),
+            project=CONFIGURED_ASSET,
         ),
         # -- command-line arguments ------------------------------------------------------
         Case("runs: --limit too large", ["runs", "--limit", "99999999999999999999"], r"limit"),

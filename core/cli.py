@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from flowdev import __version__
-from flowdev.errors import FlowdevError, StorageError, close_matches, did_you_mean
+from flowdev.errors import FlowdevError, close_matches, did_you_mean
 from flowdev.project import Project, describe_error, find_project
 from flowdev.storage import RunStatus, Storage
 from typer.core import TyperGroup
@@ -36,11 +36,13 @@ if TYPE_CHECKING:
 
 
 class _Commands(TyperGroup):
-    """flowdev's commands: a storage failure in any of them ends as `fail` says (exit 2).
+    """flowdev's commands: a `FlowdevError` none of them answered ends as `fail` says
+    (exit 2).
 
     `Storage` raises `StorageError` for every failure of the instance, wherever a command
-    meets it (opening, the first query, the middle of a run), so this is the one place
-    that turns it into the contract's paragraph instead of a traceback.
+    meets it (opening, the first query, the middle of a run), and a launch refuses bad
+    run config or settings before it records a run; this is the one place that turns
+    what escapes a command into the contract's paragraph instead of a traceback.
     """
 
     def resolve_command(
@@ -53,7 +55,7 @@ class _Commands(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except StorageError as error:
+        except FlowdevError as error:
             fail(error, _wants_json(ctx))
 
 
@@ -515,19 +517,16 @@ def materialize(
         storage = run_commands.open_storage(project)
     except FlowdevError as error:
         fail(error, as_json)
-    try:
-        code = run_commands.materialize_and_watch(
-            storage,
-            project,
-            [k.to_user_string() for k in keys],
-            selection=select or "*",
-            run_config=run_config,
-            as_json=as_json,
-            code_fingerprint=snapshot.code_fingerprint,
-            definitions=snapshot,
-        )
-    except FlowdevError as error:  # refused before launch: bad config, a bad run limit
-        fail(error, as_json)
+    code = run_commands.materialize_and_watch(
+        storage,
+        project,
+        [k.to_user_string() for k in keys],
+        selection=select or "*",
+        run_config=run_config,
+        as_json=as_json,
+        code_fingerprint=snapshot.code_fingerprint,
+        definitions=snapshot,
+    )
     raise typer.Exit(code)
 
 
@@ -625,21 +624,18 @@ def reexecute(
         keys = run_commands.reexecution_keys(storage, parent, from_failure)
     except FlowdevError as error:
         fail(error, as_json)
-    try:
-        code = run_commands.materialize_and_watch(
-            storage,
-            project,
-            keys,
-            selection=f"re-execution of {parent.run_id[:8]}"
-            + (" from failure" if from_failure else ""),
-            run_config=dict(parent.run_config),
-            as_json=as_json,
-            parent=parent,
-            code_fingerprint=snapshot.code_fingerprint,
-            definitions=snapshot,
-        )
-    except FlowdevError as error:  # refused before launch: bad config, a bad run limit
-        fail(error, as_json)
+    code = run_commands.materialize_and_watch(
+        storage,
+        project,
+        keys,
+        selection=f"re-execution of {parent.run_id[:8]}"
+        + (" from failure" if from_failure else ""),
+        run_config=dict(parent.run_config),
+        as_json=as_json,
+        parent=parent,
+        code_fingerprint=snapshot.code_fingerprint,
+        definitions=snapshot,
+    )
     raise typer.Exit(code)
 
 

@@ -38,8 +38,7 @@ from flowdev.tui.editor import editor_command
 from flowdev.tui.screens.quit import QuitScreen
 from flowdev.tui.widgets.runs_table import RunsTable
 from test_cli import FLOWDEV
-from test_tui_app import SIZE, loaded, runs, status_of, until
-from test_tui_app import SIZE as APP_SIZE
+from test_tui_app import SIZE, loaded, runs, start_slow_run, status_of, until
 from textual.command import CommandList, CommandPalette
 from textual.widgets import ContentSwitcher, Static
 
@@ -623,7 +622,7 @@ async def test_the_app_notices_its_instance_removed_and_opens_a_new_one(
 ) -> None:
     home = instance_app_project.home
     app = FlowdevApp(instance_app_project)
-    async with app.run_test(size=APP_SIZE) as pilot:
+    async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: len(app.runs) == 1 and app.statuses)
         assert app.statuses[AssetKey("raw_zones")].status.value == "fresh"
 
@@ -641,7 +640,7 @@ async def test_the_app_shows_a_damaged_instance_in_a_panel_and_carries_on_once_m
 ) -> None:
     db = instance_app_project.home / "flowdev.db"
     app = FlowdevApp(instance_app_project)
-    async with app.run_test(size=APP_SIZE) as pilot:
+    async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: len(app.runs) == 1)
         damaged = db.with_name("damaged.db")
         damaged.write_bytes(random.Random(11).randbytes(db.stat().st_size))
@@ -1210,10 +1209,7 @@ async def test_re_executing_a_failed_then_a_canceled_run_settles_and_shows_the_s
         await loaded(pilot, app)
         runs_table = app.query_one(RunsTable)
         # A canceled run, then a failed one above it (newest first).
-        app.graph_view.cursor = AssetKey("trip_duration_model")
-        await pilot.pause()
-        await pilot.press("U")
-        await until(pilot, lambda: status_of(app, "trip_duration_model") == "running", 60)
+        await start_slow_run(pilot, app)
         runs_table.focus()
         await pilot.press("c")
         await until(pilot, lambda: runs(app)[0].status is RunStatus.CANCELED, timeout=30)
@@ -1278,10 +1274,7 @@ async def test_the_palette_has_no_quit_that_skips_the_runs_still_going_question(
     app = RecordingApp(app_project)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
-        app.graph_view.cursor = AssetKey("trip_duration_model")
-        await pilot.pause()
-        await pilot.press("U")
-        await until(pilot, lambda: status_of(app, "trip_duration_model") == "running", 60)
+        await start_slow_run(pilot, app)
         await pilot.press("ctrl+p")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"quit")

@@ -77,6 +77,15 @@ def runs(app: FlowdevApp) -> list:
         return storage.list_runs()
 
 
+async def start_slow_run(pilot: Pilot, app: FlowdevApp) -> None:
+    """Launch trip_duration_model with everything upstream (``U``) and wait until it
+    runs: a run that goes on for a few seconds, for tests of what happens meanwhile."""
+    app.graph_view.cursor = AssetKey("trip_duration_model")
+    await pilot.pause()
+    await pilot.press("U")
+    await until(pilot, lambda: status_of(app, "trip_duration_model") == "running", 60)
+
+
 @pytest.mark.anyio
 async def test_m_materializes_the_cursor_asset_and_it_turns_fresh(project) -> None:
     app = FlowdevApp(project)
@@ -221,10 +230,7 @@ async def test_c_cancels_the_selected_run_and_q_asks_about_active_runs(project) 
     app = FlowdevApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
-        app.graph_view.cursor = AssetKey("trip_duration_model")
-        await pilot.pause()
-        await pilot.press("U")
-        await until(pilot, lambda: status_of(app, "trip_duration_model") == "running", 60)
+        await start_slow_run(pilot, app)
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, QuitScreen))
         await pilot.press("escape")  # stay

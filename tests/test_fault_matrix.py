@@ -241,7 +241,7 @@ async def test_a_reexecute_and_a_cancel_that_raise_are_messages_and_the_app_goes
         with sqlite3.connect(app_project.home / "flowdev.db") as db:
             db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
         runs_table.action_cancel_run()  # what c does
-        await until(pilot, lambda: app.said(run_id[:8]))
+        await until(pilot, lambda: app.said(f"no run {run_id!r}"))
         assert app.is_running
         await pilot.press("v")
         await until(pilot, lambda: app.query_one("#views").current == "list")
@@ -281,12 +281,19 @@ async def test_re_executing_a_failed_then_a_canceled_run_settles_and_shows_the_s
             original(run_id)
 
         app._select_run = counting  # type: ignore[method-assign]
+        canceled = runs(app)[1].run_id
         await pilot.press("R")  # the failed run, from its failure
         await until(pilot, lambda: len(runs(app)) == 3)
-        await pilot.press("down")
         await until(pilot, lambda: runs_table.row_count == 3)
-        await pilot.press("down")
-        await until(pilot, lambda: runs_table.selected_run_id == runs(app)[2].run_id)
+        # It fails again, and the log jumps to that failure; then down to the canceled run.
+        await until(pilot, lambda: not any(r.status.is_active for r in runs(app)), timeout=60)
+        await until(pilot, lambda: app.selected_run_id == runs(app)[0].run_id)
+        for _ in range(3):
+            if runs_table.selected_run_id == canceled:
+                break
+            await pilot.press("down")
+            await pilot.pause()
+        assert runs_table.selected_run_id == canceled
         await pilot.press("R")  # the canceled run, from where it stopped
         await until(pilot, lambda: len(runs(app)) == 4)
         await until(pilot, lambda: runs_table.row_count == 4)

@@ -1301,6 +1301,22 @@ async def test_the_palette_has_no_quit_that_skips_the_runs_still_going_question(
 
 
 @pytest.mark.anyio
+async def test_ctrl_q_asks_about_runs_still_going_like_q(app_project: Project) -> None:
+    app = RecordingApp(app_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        app.graph_view.cursor = AssetKey("trip_duration_model")
+        await pilot.pause()
+        await pilot.press("U")
+        await until(pilot, lambda: status_of(app, "trip_duration_model") == "running", 60)
+        await pilot.press("ctrl+q")  # Textual's own quit key
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen))
+        await pilot.press("c")
+        await until(pilot, lambda: not app.is_running, timeout=30)
+    assert runs(app)[0].status is RunStatus.CANCELED
+
+
+@pytest.mark.anyio
 async def test_launching_while_the_definitions_do_not_load_is_refused_with_the_error(
     app_project: Project,
 ) -> None:

@@ -36,8 +36,8 @@ from synth import generate
 
 async def measure(project_dir: Path) -> dict[str, float]:
     import psutil
-    from flowdev.project import find_project
-    from flowdev.runlog import LogLine
+    from flowdev.instance.runlog import LogLine
+    from flowdev.project.project import find_project
     from flowdev.tui.app import FlowdevApp
 
     started = time.perf_counter()

@@ -87,7 +87,8 @@ def main() -> None:
         # How flowdev's loader child and a run's worker load a project: they are handed
         # the project's root and module (the parent read pyproject.toml).
         load = (
-            "from pathlib import Path; from flowdev.project import Project, load_definitions; "
+            "from pathlib import Path; "
+            "from flowdev.project.project import Project, load_definitions; "
             f"load_definitions(Project(root=Path('.').resolve(), "
             f"module='{real_dir.name}.definitions'))"
         )

@@ -25,10 +25,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flowdev.asset_graph import AssetGraph, AssetNode
-from flowdev.graph_text import render_graph
+from flowdev.drawing.layout import Dummy, compute_layout
+from flowdev.drawing.text import render_graph
 from flowdev.keys import AssetKey
-from flowdev.layout import Dummy, compute_layout
+from flowdev.selection.graph import AssetGraph, AssetNode
 
 
 def synthetic_graph(count: int, *, window: int | None, seed: int = 1) -> AssetGraph:

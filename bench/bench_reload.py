@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from flowdev.loader import load_project
-from flowdev.project import find_project
-from flowdev.watch import Reloaded, watch_project
+from flowdev.project.loader import load_project
+from flowdev.project.project import find_project
+from flowdev.project.watch import Reloaded, watch_project
 from synth import generate
 
 REPO = Path(__file__).resolve().parent.parent

@@ -36,10 +36,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from flowdev.events import EventKind, RunEvent
-from flowdev.launcher import launch_run, wait_for_run
-from flowdev.project import Project, find_project, load_definitions
-from flowdev.snapshot import build_snapshot
-from flowdev.storage import RunStatus, Storage
+from flowdev.instance.storage import RunStatus, Storage
+from flowdev.project.project import Project, find_project, load_definitions
+from flowdev.project.snapshot import build_snapshot
+from flowdev.runs.launcher import launch_run, wait_for_run
 from synth import generate
 
 
@@ -166,7 +166,7 @@ def event_throughput(home: Path, count: int = 5000) -> float:
 
 def status_time(work: Path, repeat: int) -> tuple[float, float]:
     """(compute_statuses alone, asset_statuses reading SQLite) for 10,000 assets."""
-    from flowdev.status import asset_statuses, compute_statuses
+    from flowdev.instance.status import asset_statuses, compute_statuses
 
     project_dir = generate(work, 10_000)
     snapshot = build_snapshot(load_definitions(find_project(project_dir)))

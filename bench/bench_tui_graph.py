@@ -36,8 +36,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from flowdev.project import find_project, load_definitions
-from flowdev.snapshot import DefinitionsSnapshot, build_snapshot
+from flowdev.project.project import find_project, load_definitions
+from flowdev.project.snapshot import DefinitionsSnapshot, build_snapshot
 from flowdev.tui.widgets import AssetGraphView, asset_graph
 from synth import generate
 from textual.app import App, ComposeResult

@@ -4,7 +4,7 @@ Run: ``.venv/bin/python bench/bench_tui_list.py [--sizes 1000,10000] [--moves 20
 
 Each size is a synthetic project from `synth.generate`, loaded and turned into a
 snapshot once, with a status for every asset (a mix of all of them, half materialized
-at some time in the last week, a tenth stale with a reason), as `flowdev.status` hands
+at some time in the last week, a tenth stale with a reason), as `flowdev.instance.status` hands
 them to the app. Then, in a headless app (``run_test``, 120x40), for the list and,
 unless ``--no-old``, for the `DataTable` it replaced (``git show
 167117c:tui/widgets/asset_list.py``, loaded from a temporary module):
@@ -50,10 +50,10 @@ from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+from flowdev.instance.status import AssetStatus, Status
 from flowdev.keys import AssetKey
-from flowdev.project import find_project, load_definitions
-from flowdev.snapshot import DefinitionsSnapshot, build_snapshot
-from flowdev.status import AssetStatus, Status
+from flowdev.project.project import find_project, load_definitions
+from flowdev.project.snapshot import DefinitionsSnapshot, build_snapshot
 from flowdev.tui.widgets import asset_list
 from synth import generate
 from textual.app import App, ComposeResult

@@ -9,9 +9,10 @@ the whole import budget (100 ms); a project that only defines assets never loads
 executor, the IO managers or the CLI. Nothing here imports Textual, networkx, SQLite
 or Typer.
 
-No submodule may share a public name: importing ``flowdev.<name>`` binds the module on
-this package, above `__getattr__`, and would hide the public object for good. That is why
-the asset graph lives in ``flowdev.asset_graph`` and `materialize` in ``flowdev.in_process``.
+The modules live in subpackages named by layer (``flowdev.defs``, ``flowdev.execution``,
+...; DESIGN.md draws them). No subpackage may share a public name: importing
+``flowdev.<name>`` binds it on this package, above `__getattr__`, and would hide the
+public object for good.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from flowdev.assets import (
+    from flowdev.defs.assets import (
         AssetOut,
         AssetsDefinition,
         AssetSpec,
         apply_freshness_policy,
         map_asset_specs,
     )
-    from flowdev.checks import (
+    from flowdev.defs.checks import (
         AssetCheckKey,
         AssetCheckResult,
         AssetChecksDefinition,
@@ -38,29 +39,9 @@ if TYPE_CHECKING:
         AssetCheckSpec,
         asset_check,
     )
-    from flowdev.config import Config, RunConfig
-    from flowdev.configurable import PrivateAttr
-    from flowdev.context import (
-        AssetExecutionContext,
-        OpExecutionContext,
-        build_asset_context,
-        build_op_context,
-    )
-    from flowdev.decorators import asset, multi_asset
-    from flowdev.definitions import Definitions
-    from flowdev.env import EnvVar
-    from flowdev.errors import FlowdevError
-    from flowdev.in_process import ExecuteInProcessResult, materialize
-    from flowdev.io import (
-        ConfigurableIOManager,
-        FilesystemIOManager,
-        InMemoryIOManager,
-        InputContext,
-        IOManager,
-        OutputContext,
-        io_manager,
-    )
-    from flowdev.jobs import (
+    from flowdev.defs.decorators import asset, multi_asset
+    from flowdev.defs.definitions import Definitions
+    from flowdev.defs.jobs import (
         GraphDefinition,
         In,
         JobDefinition,
@@ -71,8 +52,7 @@ if TYPE_CHECKING:
         job,
         op,
     )
-    from flowdev.keys import AssetDep, AssetIn, AssetKey
-    from flowdev.loading import (
+    from flowdev.defs.loading import (
         load_asset_checks_from_modules,
         load_asset_checks_from_package_module,
         load_assets_from_current_module,
@@ -80,7 +60,7 @@ if TYPE_CHECKING:
         load_assets_from_package_module,
         load_assets_from_package_name,
     )
-    from flowdev.metadata import (
+    from flowdev.defs.metadata import (
         MetadataValue,
         TableColumn,
         TableColumnConstraints,
@@ -89,8 +69,46 @@ if TYPE_CHECKING:
         TableRecord,
         TableSchema,
     )
-    from flowdev.policies import Backoff, FreshnessPolicy, Jitter, RetryPolicy
-    from flowdev.resources import (
+    from flowdev.defs.policies import Backoff, FreshnessPolicy, Jitter, RetryPolicy
+    from flowdev.defs.results import (
+        AssetMaterialization,
+        Failure,
+        MaterializeResult,
+        Output,
+        RetryRequested,
+    )
+    from flowdev.defs.schedules import (
+        DefaultScheduleStatus,
+        DefaultSensorStatus,
+        RunRequest,
+        ScheduleDefinition,
+        SensorDefinition,
+        SkipReason,
+        schedule,
+        sensor,
+    )
+    from flowdev.errors import FlowdevError
+    from flowdev.execution.context import (
+        AssetExecutionContext,
+        OpExecutionContext,
+        build_asset_context,
+        build_op_context,
+    )
+    from flowdev.execution.materialize import ExecuteInProcessResult, materialize
+    from flowdev.keys import AssetDep, AssetIn, AssetKey
+    from flowdev.resources.config import Config, RunConfig
+    from flowdev.resources.configurable import PrivateAttr
+    from flowdev.resources.env import EnvVar
+    from flowdev.resources.io import (
+        ConfigurableIOManager,
+        FilesystemIOManager,
+        InMemoryIOManager,
+        InputContext,
+        IOManager,
+        OutputContext,
+        io_manager,
+    )
+    from flowdev.resources.resource import (
         ConfigurableResource,
         ConfigurableResourceFactory,
         Field,
@@ -101,113 +119,96 @@ if TYPE_CHECKING:
         build_init_resource_context,
         resource,
     )
-    from flowdev.results import (
-        AssetMaterialization,
-        Failure,
-        MaterializeResult,
-        Output,
-        RetryRequested,
-    )
-    from flowdev.schedules import (
-        DefaultScheduleStatus,
-        DefaultSensorStatus,
-        RunRequest,
-        ScheduleDefinition,
-        SensorDefinition,
-        SkipReason,
-        schedule,
-        sensor,
-    )
-    from flowdev.selection import AssetSelection
+    from flowdev.selection.algebra import AssetSelection
 
 __version__ = "0.1.0"
 
 # Public name -> the module that defines it.
 _EXPORTS = {
-    "AssetCheckKey": "flowdev.checks",
-    "AssetCheckResult": "flowdev.checks",
-    "AssetCheckSeverity": "flowdev.checks",
-    "AssetCheckSpec": "flowdev.checks",
-    "AssetChecksDefinition": "flowdev.checks",
+    "AssetCheckKey": "flowdev.defs.checks",
+    "AssetCheckResult": "flowdev.defs.checks",
+    "AssetCheckSeverity": "flowdev.defs.checks",
+    "AssetCheckSpec": "flowdev.defs.checks",
+    "AssetChecksDefinition": "flowdev.defs.checks",
     "AssetDep": "flowdev.keys",
-    "AssetExecutionContext": "flowdev.context",
+    "AssetExecutionContext": "flowdev.execution.context",
     "AssetIn": "flowdev.keys",
     "AssetKey": "flowdev.keys",
-    "AssetMaterialization": "flowdev.results",
-    "AssetOut": "flowdev.assets",
-    "AssetSelection": "flowdev.selection",
-    "AssetSpec": "flowdev.assets",
-    "AssetsDefinition": "flowdev.assets",
-    "Backoff": "flowdev.policies",
-    "Config": "flowdev.config",
-    "ConfigurableIOManager": "flowdev.io",
-    "ConfigurableResource": "flowdev.resources",
-    "ConfigurableResourceFactory": "flowdev.resources",
-    "DefaultScheduleStatus": "flowdev.schedules",
-    "DefaultSensorStatus": "flowdev.schedules",
-    "Definitions": "flowdev.definitions",
-    "EnvVar": "flowdev.env",
-    "ExecuteInProcessResult": "flowdev.in_process",
-    "Failure": "flowdev.results",
-    "Field": "flowdev.resources",
-    "FilesystemIOManager": "flowdev.io",
+    "AssetMaterialization": "flowdev.defs.results",
+    "AssetOut": "flowdev.defs.assets",
+    "AssetSelection": "flowdev.selection.algebra",
+    "AssetSpec": "flowdev.defs.assets",
+    "AssetsDefinition": "flowdev.defs.assets",
+    "Backoff": "flowdev.defs.policies",
+    "Config": "flowdev.resources.config",
+    "ConfigurableIOManager": "flowdev.resources.io",
+    "ConfigurableResource": "flowdev.resources.resource",
+    "ConfigurableResourceFactory": "flowdev.resources.resource",
+    "DefaultScheduleStatus": "flowdev.defs.schedules",
+    "DefaultSensorStatus": "flowdev.defs.schedules",
+    "Definitions": "flowdev.defs.definitions",
+    "EnvVar": "flowdev.resources.env",
+    "ExecuteInProcessResult": "flowdev.execution.materialize",
+    "Failure": "flowdev.defs.results",
+    "Field": "flowdev.resources.resource",
+    "FilesystemIOManager": "flowdev.resources.io",
     "FlowdevError": "flowdev.errors",
-    "FreshnessPolicy": "flowdev.policies",
-    "GraphDefinition": "flowdev.jobs",
-    "IOManager": "flowdev.io",
-    "In": "flowdev.jobs",
-    "InMemoryIOManager": "flowdev.io",
-    "InitResourceContext": "flowdev.resources",
-    "InputContext": "flowdev.io",
-    "Jitter": "flowdev.policies",
-    "JobDefinition": "flowdev.jobs",
-    "MaterializeResult": "flowdev.results",
-    "MetadataValue": "flowdev.metadata",
-    "OpDefinition": "flowdev.jobs",
-    "OpExecutionContext": "flowdev.context",
-    "Out": "flowdev.jobs",
-    "Output": "flowdev.results",
-    "OutputContext": "flowdev.io",
-    "PrivateAttr": "flowdev.configurable",
-    "ResourceDefinition": "flowdev.resources",
-    "ResourceDependency": "flowdev.resources",
-    "ResourceParam": "flowdev.resources",
-    "RetryPolicy": "flowdev.policies",
-    "RetryRequested": "flowdev.results",
-    "RunConfig": "flowdev.config",
-    "RunRequest": "flowdev.schedules",
-    "ScheduleDefinition": "flowdev.schedules",
-    "SensorDefinition": "flowdev.schedules",
-    "SkipReason": "flowdev.schedules",
-    "TableColumn": "flowdev.metadata",
-    "TableColumnConstraints": "flowdev.metadata",
-    "TableColumnDep": "flowdev.metadata",
-    "TableColumnLineage": "flowdev.metadata",
-    "TableRecord": "flowdev.metadata",
-    "TableSchema": "flowdev.metadata",
-    "apply_freshness_policy": "flowdev.assets",
-    "asset": "flowdev.decorators",
-    "asset_check": "flowdev.checks",
-    "build_asset_context": "flowdev.context",
-    "build_init_resource_context": "flowdev.resources",
-    "build_op_context": "flowdev.context",
-    "define_asset_job": "flowdev.jobs",
-    "graph": "flowdev.jobs",
-    "io_manager": "flowdev.io",
-    "job": "flowdev.jobs",
-    "load_asset_checks_from_modules": "flowdev.loading",
-    "load_asset_checks_from_package_module": "flowdev.loading",
-    "load_assets_from_current_module": "flowdev.loading",
-    "load_assets_from_modules": "flowdev.loading",
-    "load_assets_from_package_module": "flowdev.loading",
-    "load_assets_from_package_name": "flowdev.loading",
-    "map_asset_specs": "flowdev.assets",
-    "materialize": "flowdev.in_process",
-    "multi_asset": "flowdev.decorators",
-    "op": "flowdev.jobs",
-    "resource": "flowdev.resources",
-    "schedule": "flowdev.schedules",
-    "sensor": "flowdev.schedules",
+    "FreshnessPolicy": "flowdev.defs.policies",
+    "GraphDefinition": "flowdev.defs.jobs",
+    "IOManager": "flowdev.resources.io",
+    "In": "flowdev.defs.jobs",
+    "InMemoryIOManager": "flowdev.resources.io",
+    "InitResourceContext": "flowdev.resources.resource",
+    "InputContext": "flowdev.resources.io",
+    "Jitter": "flowdev.defs.policies",
+    "JobDefinition": "flowdev.defs.jobs",
+    "MaterializeResult": "flowdev.defs.results",
+    "MetadataValue": "flowdev.defs.metadata",
+    "OpDefinition": "flowdev.defs.jobs",
+    "OpExecutionContext": "flowdev.execution.context",
+    "Out": "flowdev.defs.jobs",
+    "Output": "flowdev.defs.results",
+    "OutputContext": "flowdev.resources.io",
+    "PrivateAttr": "flowdev.resources.configurable",
+    "ResourceDefinition": "flowdev.resources.resource",
+    "ResourceDependency": "flowdev.resources.resource",
+    "ResourceParam": "flowdev.resources.resource",
+    "RetryPolicy": "flowdev.defs.policies",
+    "RetryRequested": "flowdev.defs.results",
+    "RunConfig": "flowdev.resources.config",
+    "RunRequest": "flowdev.defs.schedules",
+    "ScheduleDefinition": "flowdev.defs.schedules",
+    "SensorDefinition": "flowdev.defs.schedules",
+    "SkipReason": "flowdev.defs.schedules",
+    "TableColumn": "flowdev.defs.metadata",
+    "TableColumnConstraints": "flowdev.defs.metadata",
+    "TableColumnDep": "flowdev.defs.metadata",
+    "TableColumnLineage": "flowdev.defs.metadata",
+    "TableRecord": "flowdev.defs.metadata",
+    "TableSchema": "flowdev.defs.metadata",
+    "apply_freshness_policy": "flowdev.defs.assets",
+    "asset": "flowdev.defs.decorators",
+    "asset_check": "flowdev.defs.checks",
+    "build_asset_context": "flowdev.execution.context",
+    "build_init_resource_context": "flowdev.resources.resource",
+    "build_op_context": "flowdev.execution.context",
+    "define_asset_job": "flowdev.defs.jobs",
+    "graph": "flowdev.defs.jobs",
+    "io_manager": "flowdev.resources.io",
+    "job": "flowdev.defs.jobs",
+    "load_asset_checks_from_modules": "flowdev.defs.loading",
+    "load_asset_checks_from_package_module": "flowdev.defs.loading",
+    "load_assets_from_current_module": "flowdev.defs.loading",
+    "load_assets_from_modules": "flowdev.defs.loading",
+    "load_assets_from_package_module": "flowdev.defs.loading",
+    "load_assets_from_package_name": "flowdev.defs.loading",
+    "map_asset_specs": "flowdev.defs.assets",
+    "materialize": "flowdev.execution.materialize",
+    "multi_asset": "flowdev.defs.decorators",
+    "op": "flowdev.defs.jobs",
+    "resource": "flowdev.resources.resource",
+    "schedule": "flowdev.defs.schedules",
+    "sensor": "flowdev.defs.schedules",
 }
 
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _VALID_PART = re.compile(r"[A-Za-z0-9_.\-]+")
-# Each key part names a file or directory under the instance's storage/ (flowdev.io), and
+# Each key part names a file or directory under the instance's storage/ (flowdev.resources.io), and
 # a file system allows 255 bytes per name (NAME_MAX). Parts are ASCII, so characters are
 # bytes; the temporary name a value is written under first adds up to about 30, and
 # encoding a trailing "." adds 2: 200 leaves room for both. The whole key path is held to

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from flowdev.snapshot import DefinitionsSnapshot
+from flowdev.project.snapshot import DefinitionsSnapshot
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROJECT = REPO_ROOT / "sample_project"
@@ -32,8 +32,8 @@ def sample_project(tmp_path: Path) -> Path:
 @pytest.fixture
 def taxi_snapshot(sample_project: Path) -> DefinitionsSnapshot:
     """The snapshot of the sample project, loaded in this process."""
-    from flowdev.project import find_project, load_definitions
-    from flowdev.snapshot import build_snapshot
+    from flowdev.project.project import find_project, load_definitions
+    from flowdev.project.snapshot import build_snapshot
 
     return build_snapshot(load_definitions(find_project(sample_project)))
 

@@ -5,9 +5,9 @@ import random
 from collections import deque
 
 import pytest
-from flowdev.asset_graph import AssetGraph, AssetNode
 from flowdev.errors import CycleError
 from flowdev.keys import AssetKey
+from flowdev.selection.graph import AssetGraph, AssetNode
 
 
 def node(name: str, *parents: str) -> AssetNode:

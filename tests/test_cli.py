@@ -17,7 +17,7 @@ from conftest import TAXI_ASSETS
 
 FLOWDEV_SCRIPT = Path(sys.executable).with_name("flowdev")
 FLOWDEV = (
-    [str(FLOWDEV_SCRIPT)] if FLOWDEV_SCRIPT.exists() else [sys.executable, "-m", "flowdev.cli"]
+    [str(FLOWDEV_SCRIPT)] if FLOWDEV_SCRIPT.exists() else [sys.executable, "-m", "flowdev.cli.app"]
 )
 
 
@@ -351,7 +351,7 @@ def test_commands_never_import_the_project_in_their_own_process(sample_project: 
     ingest = sample_project / "taxi" / "assets" / "ingest.py"
     ingest.write_text(
         "import os, sys\n"
-        "if 'flowdev.cli' in sys.modules:\n"
+        "if 'flowdev.cli.app' in sys.modules:\n"
         "    raise RuntimeError('imported by the CLI process itself')\n" + ingest.read_text()
     )
 

@@ -9,8 +9,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from flowdev import code_version
-from flowdev.code_version import forget_file, function_code_version, use_cache_dir
+from flowdev.defs import code_version
+from flowdev.defs.code_version import forget_file, function_code_version, use_cache_dir
 
 SOURCE = '''
 import flowdev as dg
@@ -131,7 +131,7 @@ def test_a_stale_cache_is_refreshed_by_forget_file(
 def test_the_materialization_records_the_code_version(
     import_source: Callable[..., ModuleType], storage_dir: str
 ) -> None:
-    from flowdev.in_process import materialize
+    from flowdev.execution.materialize import materialize
 
     module = import_source(SOURCE, "recorded.py")
     result = materialize([module.orders, module.pinned], storage_dir=storage_dir)

@@ -6,8 +6,8 @@ import sys
 from typing import Any, Literal
 
 import pytest
-from flowdev.config import Config, EnvVar, PrivateAttr, RunConfig, config_for
 from flowdev.errors import ConfigError, EnvVarError
+from flowdev.resources.config import Config, EnvVar, PrivateAttr, RunConfig, config_for
 
 
 class Color(enum.Enum):
@@ -263,5 +263,5 @@ def test_run_config_object_keeps_config_instances_and_converts_to_a_dict() -> No
 
 
 def test_importing_the_config_machinery_never_imports_pydantic() -> None:
-    code = "import sys, flowdev.resources; sys.exit('pydantic' in sys.modules)"
+    code = "import sys, flowdev.resources.resource; sys.exit('pydantic' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -41,7 +41,7 @@ from flowdev import (
 )
 from flowdev.errors import InvalidDefinitionError
 from flowdev.events import EventKind
-from flowdev.in_process import materialize
+from flowdev.execution.materialize import materialize
 
 
 class Warehouse(ConfigurableResource):
@@ -712,8 +712,8 @@ def test_public_names_are_never_shadowed_by_submodules() -> None:
     script = """
 import json, pkgutil, types
 import flowdev as dg
-dg.Definitions  # imports flowdev.definitions, which imports flowdev.asset_graph
-import flowdev.in_process, flowdev.asset_graph  # as the worker or a test might
+dg.Definitions  # imports flowdev.defs.definitions, which imports flowdev.selection.graph
+import flowdev.execution.materialize, flowdev.selection.graph  # as the worker or a test might
 from flowdev import *
 modules = {m.name for m in pkgutil.iter_modules(dg.__path__)}
 print(json.dumps({

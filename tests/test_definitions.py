@@ -29,6 +29,7 @@ from flowdev import (
     schedule,
     sensor,
 )
+from flowdev.defs.jobs import graph
 from flowdev.errors import (
     CycleError,
     DefinitionsError,
@@ -37,8 +38,7 @@ from flowdev.errors import (
     InvalidKeyError,
     MissingResourceError,
 )
-from flowdev.in_process import materialize
-from flowdev.jobs import graph
+from flowdev.execution.materialize import materialize
 
 
 class Warehouse(ConfigurableResource):

@@ -30,7 +30,7 @@ from flowdev import (
     multi_asset,
 )
 from flowdev.events import EventKind, RunEvent
-from flowdev.in_process import ExecuteInProcessResult, materialize
+from flowdev.execution.materialize import ExecuteInProcessResult, materialize
 
 FAST_MODEL = {
     "ops": {"trip_duration_model": {"config": {"iterations": 2, "seconds_per_iteration": 0}}}

@@ -28,11 +28,11 @@ import pytest
 from conftest import SAMPLE_PROJECT, WriteProject
 from flowdev import AssetKey
 from flowdev.events import EventKind
-from flowdev.launcher import cancel_run, launch_run, reconcile_runs
-from flowdev.project import Project, find_project
-from flowdev.runlog import read_run_log
-from flowdev.snapshot import DefinitionsSnapshot
-from flowdev.storage import ACTIVE_STATUSES, RunStatus, Storage
+from flowdev.instance.runlog import read_run_log
+from flowdev.instance.storage import ACTIVE_STATUSES, RunStatus, Storage
+from flowdev.project.project import Project, find_project
+from flowdev.project.snapshot import DefinitionsSnapshot
+from flowdev.runs.launcher import cancel_run, launch_run, reconcile_runs
 from flowdev.tui.app import FlowdevApp
 from flowdev.tui.editor import editor_command
 from flowdev.tui.screens.quit import QuitScreen
@@ -327,7 +327,7 @@ def test_logs_after_a_kill_keep_the_output_in_order_with_its_own_times(
 
 # == The instance (SQLite and files) =======================================================
 
-INSTANCE_FLOWDEV = [sys.executable, "-m", "flowdev.cli"]
+INSTANCE_FLOWDEV = [sys.executable, "-m", "flowdev.cli.app"]
 # Root passes every permission check; without these two capabilities it meets them as the
 # file's owner does, which is how "no permission" is made for real here and in CI.
 INSTANCE_WITHOUT_ROOT_OVERRIDE = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
@@ -669,7 +669,7 @@ def input_cli(project: Path, *args: str, timeout: float = 60) -> subprocess.Comp
     env["FLOWDEV_HOME"] = str(project / ".flowdev-test-home")
     env["COLUMNS"] = "200"
     script = Path(sys.executable).with_name("flowdev")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "flowdev.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "flowdev.cli.app"]
     return subprocess.run(
         [*command, *args], cwd=project, env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -724,7 +724,7 @@ def test_a_selection_100_levels_deep_still_selects(sample_project: Path) -> None
 async def test_the_selection_prompt_answers_200_parentheses_with_the_caret_and_stays_up(
     sample_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flowdev.project import find_project
+    from flowdev.project.project import find_project
     from flowdev.tui.app import FlowdevApp
     from flowdev.tui.screens.selection import SelectionScreen
     from textual.widgets import Static
@@ -794,7 +794,7 @@ def test_run_config_that_does_not_fit_is_refused_with_its_path_before_a_run_exis
         input_config(tmp_path, config),
     )
     input_answered(done, "run config does not fit the definitions", *located)
-    from flowdev.storage import Storage
+    from flowdev.instance.storage import Storage
 
     with Storage(sample_project / ".flowdev-test-home") as storage:
         assert storage.list_runs() == []
@@ -882,14 +882,14 @@ def test_runs_limit_past_sqlite_integers_is_a_usage_error(sample_project: Path) 
 
 
 def test_a_100_kb_run_id_is_answered_not_a_like_pattern_error(sample_project: Path) -> None:
-    from flowdev.launcher import launch_run
-    from flowdev.project import find_project
+    from flowdev.project.project import find_project
+    from flowdev.runs.launcher import launch_run
 
     project = find_project(sample_project)
     home = sample_project / ".flowdev-test-home"
     os.environ["FLOWDEV_HOME"] = str(home)
     try:
-        from flowdev.storage import Storage
+        from flowdev.instance.storage import Storage
 
         with Storage(home) as storage:  # a run in the table, so the LIKE is evaluated
             launch_run(storage, project, ["raw_zones"])
@@ -1480,6 +1480,6 @@ PINNED_CODE_VERSIONS = {
 
 
 def test_the_automatic_code_version_is_the_same_on_every_python() -> None:
-    from flowdev.code_version import _hash_functions_in
+    from flowdev.defs.code_version import _hash_functions_in
 
     assert _hash_functions_in(VERSIONED_SOURCE, "versioned.py") == PINNED_CODE_VERSIONS

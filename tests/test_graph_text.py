@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from flowdev.asset_graph import AssetGraph, AssetNode
-from flowdev.graph_text import render_graph
+from flowdev.drawing.text import render_graph
 from flowdev.keys import AssetKey
+from flowdev.selection.graph import AssetGraph, AssetNode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -273,10 +273,13 @@ def test_deterministic() -> None:
         assert render_graph(make_graph(shuffled), style=style) == first
 
 
-@pytest.mark.parametrize("module", ["layout", "graph_text"])
+DRAWING = Path(__file__).parent.parent / "core" / "drawing"
+
+
+@pytest.mark.parametrize("module", sorted(path.name for path in DRAWING.glob("*.py")))
 def test_drawing_modules_import_only_the_standard_library(module: str) -> None:
     # They run in the app's worker threads and the CLI: no networkx, rich or textual.
-    source = (Path(__file__).parent.parent / "core" / f"{module}.py").read_text()
+    source = (DRAWING / module).read_text()
     imported = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):

@@ -39,7 +39,7 @@ def test_defining_and_materializing_assets_loads_nothing_heavy() -> None:
     code = """
 import tempfile
 import flowdev as dg
-from flowdev.in_process import materialize
+from flowdev.execution.materialize import materialize
 
 @dg.asset
 def one():
@@ -57,7 +57,7 @@ with tempfile.TemporaryDirectory() as storage:
 
 
 def test_import_flowdev_cli_does_not_load_the_app() -> None:
-    loaded = modules_loaded_by("import flowdev.cli", [*HEAVY, "flowdev"])
+    loaded = modules_loaded_by("import flowdev.cli.app", [*HEAVY, "flowdev"])
 
     assert "textual" not in loaded
     assert "networkx" not in loaded

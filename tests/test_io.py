@@ -27,8 +27,8 @@ from flowdev import (
     asset,
 )
 from flowdev.errors import ExecutionError
-from flowdev.in_process import materialize
-from flowdev.io import (
+from flowdev.execution.materialize import materialize
+from flowdev.resources.io import (
     _create_temp_file,
     _SpareFiles,
     remove_abandoned_temp_files,
@@ -222,7 +222,7 @@ def test_spare_files_are_made_ahead_taken_one_by_one_and_removed_on_close(
 # A process that makes its spare files and a half-written value, then waits to be killed.
 LEAVES_TEMP_FILES = """
 import os, sys, time
-from flowdev.io import _SpareFiles, _create_temp_file
+from flowdev.resources.io import _SpareFiles, _create_temp_file
 
 directory = sys.argv[1]
 fd, _ = _create_temp_file(os.path.join(directory, "half_written"))
@@ -288,7 +288,7 @@ def test_temp_files_of_a_killed_process_go_when_a_directory_is_first_written_to(
 
 @pytest.mark.parametrize("part", [".spare~1-2.tmp", ".orders~123-0.tmp"])
 def test_no_stored_value_is_ever_named_like_a_temp_file(part: str) -> None:
-    from flowdev.io import _TEMP_NAME
+    from flowdev.resources.io import _TEMP_NAME
 
     assert _TEMP_NAME.fullmatch(part)
     assert _TEMP_NAME.fullmatch(safe_path_part(part)) is None

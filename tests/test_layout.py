@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from flowdev.asset_graph import AssetGraph, AssetNode
+from flowdev.drawing.layout import Direction, Dummy, Layout, compute_layout
 from flowdev.keys import AssetKey
-from flowdev.layout import Direction, Dummy, Layout, compute_layout
+from flowdev.selection.graph import AssetGraph, AssetNode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

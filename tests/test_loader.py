@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from conftest import TAXI_ASSETS
 from flowdev import AssetKey
-from flowdev.forkserver import ForkServer, ForkServerError, fork_available
-from flowdev.loader import Loader, LoadError, load_project
-from flowdev.loader_child import warm_modules
-from flowdev.project import find_project
-from flowdev.snapshot import DefinitionsSnapshot
+from flowdev.project.forkserver import ForkServer, ForkServerError, fork_available
+from flowdev.project.loader import Loader, LoadError, load_project
+from flowdev.project.loader_child import warm_modules
+from flowdev.project.project import find_project
+from flowdev.project.snapshot import DefinitionsSnapshot
 
 needs_fork = pytest.mark.skipif(not fork_available(), reason="no fork on this platform")
 
@@ -407,7 +407,7 @@ def test_a_load_preloads_its_installed_imports_and_never_the_users(
 
     preloaded = warm.fork_server.preloaded
     assert "colorsys" in preloaded  # the standard library
-    assert "flowdev.decorators" in preloaded  # flowdev itself
+    assert "flowdev.defs.decorators" in preloaded  # flowdev itself
     assert "defs" not in preloaded and "helper" not in preloaded
     # The loader's child imports the library only: never the app, the CLI or networkx.
     assert not [m for m in preloaded if m.split(".")[0] in ("textual", "typer", "networkx")]
@@ -572,7 +572,7 @@ def test_fork_server_kills_a_child_and_restarts_when_gone(
 def test_a_fork_server_outlives_no_client(tmp_path: Path) -> None:
     script = (
         "import sys\n"
-        "from flowdev.forkserver import ForkServer\n"
+        "from flowdev.project.forkserver import ForkServer\n"
         "server = ForkServer()\n"
         "server.start()\n"
         "print(server.pid, server._directory, flush=True)\n"

@@ -9,10 +9,10 @@ import threading
 
 import pytest
 from flowdev import AssetDep, AssetKey, AssetsDefinition, AssetSpec, asset
-from flowdev.asset_graph import AssetNode, new_node
-from flowdev.assets import new_assets_def, new_spec
+from flowdev.defs.assets import new_assets_def, new_spec
 from flowdev.keys import dep_on, named_key
 from flowdev.records import FrozenRecordError, building, fields, record, replace
+from flowdev.selection.graph import AssetNode, new_node
 
 
 class Sentinel:
@@ -111,7 +111,7 @@ def test_loading_assets_imports_neither_typing_nor_dataclasses() -> None:
     code = (
         "import sys\n"
         "from flowdev import Definitions, asset\n"
-        "from flowdev.project import load_definitions\n"
+        "from flowdev.project.project import load_definitions\n"
         "@asset\n"
         "def a(): return 1\n"
         "Definitions(assets=[a]).asset_graph.keys\n"
@@ -188,7 +188,7 @@ def test_a_shared_dep_is_the_same_as_a_new_one() -> None:
 
 @pytest.mark.parametrize("with_context", [False, True])
 def test_the_short_decorator_path_makes_what_the_general_one_makes(with_context: bool) -> None:
-    from flowdev.decorators import _decorate_asset, _decorate_plain
+    from flowdev.defs.decorators import _decorate_asset, _decorate_plain
 
     def orders(raw, zones):  # type: ignore[no-untyped-def]
         """Orders."""
@@ -207,7 +207,7 @@ def test_the_short_decorator_path_makes_what_the_general_one_makes(with_context:
 
 
 def test_a_new_group_waits_with_the_spec_and_lands_in_it() -> None:
-    from flowdev.assets import _is_set
+    from flowdev.defs.assets import _is_set
 
     @asset(group_name="old", metadata={"rows": 2})
     def orders(raw):  # type: ignore[no-untyped-def]
@@ -226,7 +226,7 @@ def test_a_new_group_waits_with_the_spec_and_lands_in_it() -> None:
 @pytest.mark.parametrize("plain", [True, False])
 def test_moving_keys_later_gives_what_moving_them_now_gives(plain: bool) -> None:
     from flowdev import AssetIn
-    from flowdev.assets import _is_set
+    from flowdev.defs.assets import _is_set
 
     def define() -> AssetsDefinition:
         if plain:

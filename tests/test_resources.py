@@ -7,16 +7,16 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from flowdev.config import Config, EnvVar, PrivateAttr, RunConfig
-from flowdev.env import redact
 from flowdev.errors import (
     ConfigError,
     EnvVarError,
     ExecutionError,
     MissingResourceError,
 )
-from flowdev.resource_lifecycle import resolve_resources, resource_lifecycle, secret_values
-from flowdev.resources import (
+from flowdev.resources.config import Config, EnvVar, PrivateAttr, RunConfig
+from flowdev.resources.env import redact
+from flowdev.resources.lifecycle import resolve_resources, resource_lifecycle, secret_values
+from flowdev.resources.resource import (
     ConfigurableResource,
     ConfigurableResourceFactory,
     Field,
@@ -533,10 +533,10 @@ def test_legacy_schemas_without_fields() -> None:
 
 
 def test_the_run_time_functions_also_import_from_flowdev_resources() -> None:
-    import flowdev.resource_lifecycle as lifecycle
-    from flowdev.resources import resolve_resources as resolve
-    from flowdev.resources import resource_lifecycle as lifecycle_fn
-    from flowdev.resources import secret_values as secrets
+    import flowdev.resources.lifecycle as lifecycle
+    from flowdev.resources.resource import resolve_resources as resolve
+    from flowdev.resources.resource import resource_lifecycle as lifecycle_fn
+    from flowdev.resources.resource import secret_values as secrets
 
     assert (resolve, lifecycle_fn, secrets) == (
         lifecycle.resolve_resources,

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from flowdev.cli.runs import reexecution_keys
 from flowdev.events import EventKind
-from flowdev.launcher import cancel_run, launch_run, reconcile_runs, wait_for_run
-from flowdev.project import Project, find_project
-from flowdev.run_commands import reexecution_keys
-from flowdev.runlog import read_run_log
-from flowdev.storage import RunRecord, RunStatus, Storage
+from flowdev.instance.runlog import read_run_log
+from flowdev.instance.storage import RunRecord, RunStatus, Storage
+from flowdev.project.project import Project, find_project
+from flowdev.runs.launcher import cancel_run, launch_run, reconcile_runs, wait_for_run
 
 DIAMOND = """
     import os, time
@@ -170,8 +170,8 @@ def test_a_crash_is_found_by_a_later_process_too(storage, project) -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from flowdev.storage import Storage; "
-            "from flowdev.launcher import reconcile_runs; "
+            "import sys; from flowdev.instance.storage import Storage; "
+            "from flowdev.runs.launcher import reconcile_runs; "
             "print(reconcile_runs(Storage(sys.argv[1])))",
             str(project.home),
         ],
@@ -214,7 +214,7 @@ def _temp_files(directory: Path, pid: int | None = None) -> list[str]:
 
 def _start_waiting_run(storage: Storage, project: Project, keys: list[str]) -> tuple[str, int]:
     """A run blocked in `waits`, once its spare files are ready in storage/."""
-    from flowdev.io import _SpareFiles
+    from flowdev.resources.io import _SpareFiles
 
     run = launch_run(storage, project, keys)
     _wait_for(lambda: ("STEP_START", "waits") in _kinds(storage, run.run_id))

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flowdev.asset_graph import AssetGraph, AssetNode
 from flowdev.errors import SelectionSyntaxError, UnknownAssetError
 from flowdev.keys import AssetKey
-from flowdev.selection import AssetSelection, resolve_selection
-from flowdev.selection_syntax import parse_selection, select
+from flowdev.selection.algebra import AssetSelection, resolve_selection
+from flowdev.selection.graph import AssetGraph, AssetNode
+from flowdev.selection.syntax import parse_selection, select
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -396,7 +396,7 @@ def test_resolve_selection_accepts_every_form(selection: object, expected: set[A
 
 def test_importing_selection_stays_light() -> None:
     code = (
-        "import sys, flowdev.selection, flowdev.selection_syntax; "
+        "import sys, flowdev.selection.algebra, flowdev.selection.syntax; "
         "heavy = {'networkx', 'textual'} & set(sys.modules); assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from conftest import TAXI_ASSETS
 from flowdev import AssetKey
-from flowdev.project import find_project, load_definitions
-from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot, build_snapshot
+from flowdev.project.project import find_project, load_definitions
+from flowdev.project.snapshot import AssetSnapshot, DefinitionsSnapshot, build_snapshot
 
 
 def _snapshot(root: Path) -> DefinitionsSnapshot:
@@ -63,7 +63,7 @@ def test_code_fingerprint_changes_with_code_only(write_project) -> None:
 
 
 def test_snapshot_graph_answers_selections(sample_project: Path) -> None:
-    from flowdev.selection_syntax import select
+    from flowdev.selection.syntax import select
 
     snapshot = _snapshot(sample_project)
     selected = select(snapshot.asset_graph, "key:daily_summary+0 or +key:zones")

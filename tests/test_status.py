@@ -8,11 +8,11 @@ import time
 
 import pytest
 from flowdev import AssetKey
-from flowdev.launcher import launch_run, wait_for_run
-from flowdev.project import Project, find_project
-from flowdev.snapshot import DefinitionsSnapshot
-from flowdev.status import Status, asset_statuses, compute_statuses
-from flowdev.storage import AssetState, RunRecord, RunStatus, Storage
+from flowdev.instance.status import Status, asset_statuses, compute_statuses
+from flowdev.instance.storage import AssetState, RunRecord, RunStatus, Storage
+from flowdev.project.project import Project, find_project
+from flowdev.project.snapshot import DefinitionsSnapshot
+from flowdev.runs.launcher import launch_run, wait_for_run
 
 CHAIN = """
     from flowdev import asset, asset_check, AssetCheckResult, AssetSpec, Definitions
@@ -44,8 +44,8 @@ def snapshot_of(project: Project) -> DefinitionsSnapshot:
     """The project's snapshot as a fresh interpreter sees the files now."""
     code = (
         "import json, sys\n"
-        "from flowdev.project import find_project, load_definitions\n"
-        "from flowdev.snapshot import build_snapshot\n"
+        "from flowdev.project.project import find_project, load_definitions\n"
+        "from flowdev.project.snapshot import build_snapshot\n"
         "print(json.dumps(build_snapshot(load_definitions(find_project(sys.argv[1]))).to_json()))"
     )
     output = subprocess.run(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from flowdev import AssetKey
-from flowdev.project import find_project
-from flowdev.storage import RunStatus, Storage
+from flowdev.instance.storage import RunStatus, Storage
+from flowdev.project.project import find_project
 from flowdev.tui.app import FlowdevApp
 from flowdev.tui.screens.help import HelpScreen
 from flowdev.tui.screens.quit import QuitScreen

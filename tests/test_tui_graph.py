@@ -10,12 +10,12 @@ import random
 from pathlib import Path
 
 import pytest
-from flowdev.asset_graph import AssetGraph, AssetNode
-from flowdev.graph_text import build_grid
+from flowdev.drawing.layout import compute_layout
+from flowdev.drawing.text import build_grid
 from flowdev.keys import AssetKey
-from flowdev.layout import compute_layout
-from flowdev.selection_syntax import select
-from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot
+from flowdev.project.snapshot import AssetSnapshot, DefinitionsSnapshot
+from flowdev.selection.graph import AssetGraph, AssetNode
+from flowdev.selection.syntax import select
 from flowdev.tui.widgets import asset_graph
 from flowdev.tui.widgets.asset_graph import AssetGraphView
 from flowdev.tui.widgets.graph_drawing import short_key

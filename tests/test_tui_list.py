@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from flowdev.keys import AssetKey
-from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot
+from flowdev.project.snapshot import AssetSnapshot, DefinitionsSnapshot
 from flowdev.tui.widgets import AssetGraphView, AssetListView, asset_graph, asset_list
 from flowdev.tui.widgets.asset_rows import (
     Row,
@@ -34,7 +34,7 @@ NOW = 1_800_000_000.0
 
 @dataclass(frozen=True)
 class Details:
-    """What `flowdev.status` will hand the list, as far as the list cares."""
+    """What `flowdev.instance.status` will hand the list, as far as the list cares."""
 
     last_materialized: float | None = None
     stale_reasons: tuple[str, ...] = ()

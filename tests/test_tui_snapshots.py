@@ -13,14 +13,20 @@ from pathlib import Path
 import pytest
 from flowdev import AssetKey
 from flowdev.events import EventKind
-from flowdev.loader import LoadError, load_project
-from flowdev.project import find_project
-from flowdev.runlog import LogLine
-from flowdev.status import compute_statuses
-from flowdev.storage import AssetState, EventRecord, MaterializationRecord, RunRecord, RunStatus
+from flowdev.instance.runlog import LogLine
+from flowdev.instance.status import compute_statuses
+from flowdev.instance.storage import (
+    AssetState,
+    EventRecord,
+    MaterializationRecord,
+    RunRecord,
+    RunStatus,
+)
+from flowdev.project.loader import LoadError, load_project
+from flowdev.project.project import find_project
+from flowdev.project.watch import LoadFailed, Reloaded
 from flowdev.tui.app import FlowdevApp
 from flowdev.tui.poller import PollResult
-from flowdev.watch import LoadFailed, Reloaded
 
 NOW = 1_795_000_000.0  # a fixed "now" (2026-11-18 08:26:40 UTC)
 

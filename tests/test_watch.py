@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from flowdev import AssetKey
-from flowdev.project import Project, find_project
-from flowdev.snapshot import DefinitionsSnapshot, diff_snapshots
-from flowdev.watch import LoadFailed, ProjectFilter, Reloaded, watch_project
+from flowdev.project.project import Project, find_project
+from flowdev.project.snapshot import DefinitionsSnapshot, diff_snapshots
+from flowdev.project.watch import LoadFailed, ProjectFilter, Reloaded, watch_project
 
 Event = Reloaded | LoadFailed
 
@@ -298,7 +298,7 @@ def test_project_filter_skips_an_instance_inside_the_project(
 
 
 def test_diff_snapshots_added_removed_edited(project: Project) -> None:
-    from flowdev.loader import load_project
+    from flowdev.project.loader import load_project
 
     before = load_project(project)
     (project.root / "defs.py").write_text(

@@ -1,7 +1,7 @@
 """`flowdev dev`: the terminal app — graph, freshness, keyboard runs, live logs.
 
 The app computes nothing itself. Three workers feed it: the watcher (an async worker
-over `flowdev.watch.watch_project`, which loads the definitions in a child process on
+over `flowdev.project.watch.watch_project`, which loads the definitions in a child process on
 every save), the poller (a thread worker that reads the instance a few times a second
 through `InstancePoller`), and short thread workers that launch and cancel runs. Widgets
 get plain data set on them; they post messages up; nothing here blocks the UI thread.
@@ -27,12 +27,13 @@ from pathlib import Path, PurePath
 from typing import ClassVar, Concatenate, ParamSpec
 
 from flowdev.errors import EditorError, FlowdevError, StorageError
+from flowdev.instance.status import AssetStatus, Status
+from flowdev.instance.storage import EventRecord, RunRecord
 from flowdev.keys import AssetKey
-from flowdev.loader import LoadError
-from flowdev.project import Project
-from flowdev.snapshot import DefinitionsSnapshot, diff_snapshots
-from flowdev.status import AssetStatus, Status
-from flowdev.storage import EventRecord, RunRecord
+from flowdev.project.loader import LoadError
+from flowdev.project.project import Project
+from flowdev.project.snapshot import DefinitionsSnapshot, diff_snapshots
+from flowdev.project.watch import LoadFailed, Reloaded, watch_project
 from flowdev.tui.commands import FlowdevCommands
 from flowdev.tui.editor import editor_command
 from flowdev.tui.poller import InstancePoller, PollResult
@@ -44,7 +45,6 @@ from flowdev.tui.widgets.asset_list import AssetListView
 from flowdev.tui.widgets.asset_panel import AssetPanel
 from flowdev.tui.widgets.log_view import RunLogView
 from flowdev.tui.widgets.runs_table import RunsTable
-from flowdev.watch import LoadFailed, Reloaded, watch_project
 from rich.markup import escape
 from textual import on, work
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
@@ -127,7 +127,7 @@ class FlowdevApp(App[None]):
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``reread`` finds the project again when pyproject.toml is saved (see
-        `flowdev.watch.watch_project`); without it the settings read at start hold."""
+        `flowdev.project.watch.watch_project`); without it the settings read at start hold."""
         super().__init__()
         self.project = project
         self._reread = reread
@@ -210,7 +210,7 @@ class FlowdevApp(App[None]):
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def _watch(self) -> None:
         if not self.watch_files:
-            from flowdev.loader import load_project
+            from flowdev.project.loader import load_project
 
             loaded = await asyncio.to_thread(load_project, self.project)
             if isinstance(loaded, LoadError):
@@ -446,7 +446,7 @@ class FlowdevApp(App[None]):
     @work(exclusive=True, group="history", thread=True, exit_on_error=False)
     @_storage_failure_shown
     def _load_history(self, key: AssetKey) -> None:
-        from flowdev.storage import Storage
+        from flowdev.instance.storage import Storage
 
         with Storage(self.project.home) as storage:
             records = storage.materializations(key.to_user_string(), limit=30)
@@ -536,8 +536,8 @@ class FlowdevApp(App[None]):
     @_storage_failure_shown
     def _launch_in_thread(self, keys: list[str], label: str, snapshot: DefinitionsSnapshot) -> None:
         from flowdev.errors import ConfigError
-        from flowdev.launcher import launch_run
-        from flowdev.storage import Storage
+        from flowdev.instance.storage import Storage
+        from flowdev.runs.launcher import launch_run
 
         with Storage(self.project.home) as storage:
             try:
@@ -574,8 +574,8 @@ class FlowdevApp(App[None]):
     @work(thread=True, group="cancel", exit_on_error=False)
     @_storage_failure_shown
     def _cancel(self, run_id: str) -> None:
-        from flowdev.launcher import cancel_run
-        from flowdev.storage import Storage
+        from flowdev.instance.storage import Storage
+        from flowdev.runs.launcher import cancel_run
 
         with Storage(self.project.home) as storage:
             run = cancel_run(storage, run_id)
@@ -589,10 +589,10 @@ class FlowdevApp(App[None]):
     @work(thread=True, group="launch", exit_on_error=False)
     @_storage_failure_shown
     def _reexecute(self, run_id: str) -> None:
+        from flowdev.cli.runs import reexecution_keys
         from flowdev.errors import FlowdevError
-        from flowdev.launcher import launch_run
-        from flowdev.run_commands import reexecution_keys
-        from flowdev.storage import Storage
+        from flowdev.instance.storage import Storage
+        from flowdev.runs.launcher import launch_run
 
         with Storage(self.project.home) as storage:
             parent = storage.get_run(run_id)
@@ -789,8 +789,8 @@ class FlowdevApp(App[None]):
 
     @work(thread=True, group="cancel", exit_on_error=False)
     def _cancel_all_and_exit(self, run_ids: list[str]) -> None:
-        from flowdev.launcher import cancel_run
-        from flowdev.storage import Storage
+        from flowdev.instance.storage import Storage
+        from flowdev.runs.launcher import cancel_run
 
         with Storage(self.project.home) as storage:
             for run_id in run_ids:

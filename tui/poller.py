@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowdev.errors import ExecutionError, StorageError
+from flowdev.instance.runlog import LogLine, RunLogTail
+from flowdev.instance.status import AssetStatus, asset_statuses
+from flowdev.instance.storage import EventRecord, RunRecord, RunStatus, Storage
 from flowdev.keys import AssetKey
-from flowdev.launcher import reconcile_runs
-from flowdev.runlog import LogLine, RunLogTail
-from flowdev.snapshot import DefinitionsSnapshot
-from flowdev.status import AssetStatus, asset_statuses
-from flowdev.storage import EventRecord, RunRecord, RunStatus, Storage
+from flowdev.project.snapshot import DefinitionsSnapshot
+from flowdev.runs.launcher import reconcile_runs
 
 _RECONCILE_SECONDS = 1.0
 _STATUS_SECONDS = 1.0

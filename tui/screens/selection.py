@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from flowdev.asset_graph import AssetGraph
 from flowdev.errors import FlowdevError
 from flowdev.keys import AssetKey
+from flowdev.selection.graph import AssetGraph
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -71,7 +71,7 @@ class SelectionScreen(ModalScreen[SelectionChoice | None]):
         self._check(event.value)
 
     def _check(self, query: str) -> None:
-        from flowdev.selection_syntax import select
+        from flowdev.selection.syntax import select
 
         feedback = self.query_one("#selection-feedback", Static)
         if not query.strip():

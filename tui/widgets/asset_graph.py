@@ -31,10 +31,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
-from flowdev.graph_text import GroupLabel
+from flowdev.drawing.layout import Direction
+from flowdev.drawing.text import GroupLabel
 from flowdev.keys import AssetKey
-from flowdev.layout import Direction
-from flowdev.snapshot import DefinitionsSnapshot
+from flowdev.project.snapshot import DefinitionsSnapshot
 from flowdev.tui.widgets.graph_drawing import (
     GraphDrawing,
     draw_snapshot,

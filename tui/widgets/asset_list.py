@@ -34,7 +34,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from flowdev.keys import AssetKey
-from flowdev.snapshot import DefinitionsSnapshot
+from flowdev.project.snapshot import DefinitionsSnapshot
 from flowdev.tui.widgets.asset_rows import (
     COLUMN_KEYS,
     COLUMNS,

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from flowdev.snapshot import AssetSnapshot
-from flowdev.status import AssetStatus
-from flowdev.storage import MaterializationRecord
+from flowdev.instance.status import AssetStatus
+from flowdev.instance.storage import MaterializationRecord
+from flowdev.project.snapshot import AssetSnapshot
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown
 from rich.table import Table

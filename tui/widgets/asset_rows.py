@@ -14,15 +14,15 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
+from flowdev.defs.policies import FreshnessPolicy
 from flowdev.keys import AssetKey
-from flowdev.policies import FreshnessPolicy
-from flowdev.snapshot import AssetSnapshot, DefinitionsSnapshot
+from flowdev.project.snapshot import AssetSnapshot, DefinitionsSnapshot
 from flowdev.tui.widgets.status import status_glyph
 from rich.cells import cell_len
 
 
 class AssetDetails(Protocol):
-    """What the list shows of an asset beyond its definition (from `flowdev.status`)."""
+    """What the list shows of an asset beyond its definition (from `flowdev.instance.status`)."""
 
     @property
     def last_materialized(self) -> float | None:

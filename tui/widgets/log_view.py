@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from flowdev.runlog import LogLine
+from flowdev.instance.runlog import LogLine
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding

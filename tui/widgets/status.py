@@ -1,6 +1,6 @@
 """How each asset status looks in the app: one glyph, legible without colour.
 
-The names are the lowercase statuses of `flowdev.status` (and ``flowdev assets --json``).
+The names are the lowercase statuses of `flowdev.instance.status` (and ``flowdev assets --json``).
 Colours come from each widget's stylesheet (``<widget>--<status>`` component classes,
 with ``check_failed`` written ``check-failed``), so themes and NO_COLOR apply.
 """

@@ -1,0 +1,1 @@
+"""The `flowdev` command line."""

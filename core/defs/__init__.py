@@ -1,0 +1,1 @@
+"""Definitions: assets, checks, jobs, schedules and policies as pure data (no I/O)."""

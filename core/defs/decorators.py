@@ -1,0 +1,596 @@
+"""`@asset` and `@multi_asset`: turn functions into `AssetsDefinition`s.
+
+A parameter's role is read from its name and annotation, as in Dagster:
+
+- ``context`` (first, or annotated with an execution context): the run context;
+- annotated with a `ConfigurableResource` subclass: the resource of that name;
+- annotated with a `Config` subclass: this asset's run config;
+- anything else: the value of an upstream asset, ``AssetKey([name])`` unless ``ins=``
+  says otherwise.
+
+Decoration is on every project load's hot path (10,000 assets: 10,000 calls), so it
+reads ``__code__`` and ``__annotations__`` directly instead of building an
+`inspect.Signature`, resolves a string annotation by name before falling back to
+``eval``, imports the resource and config classes only when an annotation may be one,
+and builds its records through `new_spec` / `new_assets_def`. An `@asset`'s spec is
+made when it is first read (`_made_later`): a load needs only keys and
+dependencies. Every argument is still checked when the decorator runs.
+"""
+
+from __future__ import annotations
+
+import builtins
+from functools import partial
+
+from flowdev.defs.assets import (
+    DEFAULT_IO_MANAGER_KEY,
+    DEFAULT_IO_MANAGER_KEYS,
+    AssetsDefinition,
+    AssetSpec,
+    new_assets_def,
+    new_spec,
+    to_deps,
+)
+from flowdev.defs.descriptions import description_of
+from flowdev.errors import InvalidDefinitionError
+from flowdev.keys import AssetKey, dep_on, named_key, to_asset_key
+
+# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Any
+
+    from flowdev.defs.assets import AssetOut
+    from flowdev.defs.policies import FreshnessPolicy, RetryPolicy
+    from flowdev.keys import AssetDep, AssetIn
+
+_CONTEXT_TYPE_NAMES = {"AssetExecutionContext", "OpExecutionContext", "AssetCheckExecutionContext"}
+_RESULT = ("result",)
+_NO_KEYS: frozenset[str] = frozenset()
+
+
+_EMPTY: Mapping[str, Any] = {}  # shared by every definition with nothing there; never written
+
+if TYPE_CHECKING:
+    # What `_roles` reads from a function's parameters: (context parameter, upstream inputs
+    # by parameter, resources by parameter, input managers by parameter, config
+    # parameter). A tuple, not an object: it is made once per asset on every load.
+    _Roles = tuple[
+        str | None,
+        dict[str, AssetKey],
+        Mapping[str, str],
+        Mapping[str, str],
+        tuple[str, type] | None,
+    ]
+
+
+def _plain_parameters(fn: Callable[..., Any]) -> tuple[str | None, tuple[str, ...]] | None:
+    """``(context parameter or None, the other parameters)`` when each of ``fn``'s
+    parameters after a leading ``context`` is the upstream asset of its name, which is
+    so when none carries an annotation; None otherwise (then `_roles` reads them)."""
+    annotations = fn.__annotations__
+    if annotations and not (len(annotations) == 1 and "return" in annotations):
+        return None
+    code = fn.__code__
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    if names and names[0] == "context":
+        return "context", names[1:]
+    return None, names
+
+
+def _where(kind: str, name: AssetKey | str) -> str:
+    """How an error names a definition: ``@asset 'a/b'``."""
+    return f"{kind} {name if isinstance(name, str) else name.to_user_string()!r}"
+
+
+def _roles(
+    fn: Callable[..., Any], ins: Mapping[str, AssetIn] | None, kind: str, name: AssetKey | str
+) -> _Roles:
+    """The role of each of ``fn``'s parameters; ``kind`` and ``name`` name the definition
+    in errors."""
+    code = fn.__code__
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    annotations = fn.__annotations__
+    ins = ins or {}
+    context: str | None = None
+    inputs: dict[str, AssetKey] = {}
+    resources: dict[str, str] = {}
+    input_managers: dict[str, str] = {}
+    config: tuple[str, type] | None = None
+    for position, parameter in enumerate(names):
+        annotation = _resolve(annotations.get(parameter), fn)
+        if _is_context(parameter, position, annotation):
+            context = parameter
+        elif parameter in ins:
+            inputs[parameter] = ins[parameter].resolve(parameter)
+            manager_key = ins[parameter].input_manager_key
+            if manager_key:
+                input_managers[parameter] = manager_key
+        elif _is_resource(annotation):
+            resources[parameter] = parameter
+        elif _is_config(annotation):
+            if config is not None:
+                raise InvalidDefinitionError(
+                    f"{_where(kind, name)}: parameters {config[0]!r} and {parameter!r} are "
+                    "both Config; an asset takes one config parameter"
+                )
+            config = (parameter, annotation)
+        else:
+            inputs[parameter] = named_key(parameter)
+    unknown = set(ins) - set(inputs)
+    if unknown:
+        raise InvalidDefinitionError(
+            f"{_where(kind, name)}: ins= names {sorted(unknown)} but the function has no such "
+            f"parameter (it has {list(names)})"
+        )
+    return context, inputs, resources, input_managers, config
+
+
+def _resolve(annotation: Any, fn: Callable[..., Any]) -> Any:
+    # `from __future__ import annotations` leaves strings. A bare name is looked up (cheap);
+    # only an expression such as "list[int]" is evaluated.
+    if not isinstance(annotation, str):
+        return annotation
+    if annotation.isidentifier():
+        found = fn.__globals__.get(annotation, _MISSING)
+        return getattr(builtins, annotation, None) if found is _MISSING else found
+    try:
+        return eval(annotation, fn.__globals__)
+    except Exception:
+        return None
+
+
+_MISSING = object()
+
+
+def _is_context(name: str, position: int, annotation: Any) -> bool:
+    if getattr(annotation, "__name__", None) in _CONTEXT_TYPE_NAMES:
+        return True
+    return name == "context" and position == 0
+
+
+def _is_resource(annotation: Any) -> bool:
+    if not isinstance(annotation, type) or annotation.__module__ == "builtins":
+        return False
+    from flowdev.resources.resource import ConfigurableResource
+
+    return issubclass(annotation, ConfigurableResource)
+
+
+def _is_config(annotation: Any) -> bool:
+    if not isinstance(annotation, type) or annotation.__module__ == "builtins":
+        return False
+    from flowdev.resources.config import Config
+
+    return issubclass(annotation, Config)
+
+
+def _prefix(key_prefix: str | Sequence[str] | None) -> tuple[str, ...]:
+    if key_prefix is None:
+        return ()
+    return (key_prefix,) if isinstance(key_prefix, str) else tuple(key_prefix)
+
+
+def _build(
+    fn: Callable[..., Any],
+    roles: _Roles,
+    where: tuple[str, AssetKey | str],
+    op_name: str,
+    keys: tuple[AssetKey, ...],
+    parents: tuple[tuple[AssetKey, ...], ...],
+    specs: tuple[AssetSpec, ...],
+    output_names: tuple[str, ...],
+    io_manager_keys: tuple[str, ...],
+    required_resource_keys: Iterable[str] | None,
+    resource_defs: Mapping[str, Any] | None,
+    retry_policy: RetryPolicy | None,
+    can_subset: bool,
+    check_specs: Sequence[Any] | None,
+    op_tags: Mapping[str, str] | None,
+) -> AssetsDefinition:
+    """The definition both `@asset` and `@multi_asset` return; ``where`` is what
+    `_where` names it by in errors."""
+    context, inputs, resources, input_managers, config = roles
+    if required_resource_keys or resources:
+        resource_keys = frozenset(required_resource_keys or ()) | frozenset(resources)
+    else:
+        resource_keys = _NO_KEYS
+    if check_specs:
+        check_specs = tuple(check_specs)
+        _validate_check_specs(check_specs, keys, _where(*where))
+    return new_assets_def(
+        fn,
+        op_name,
+        keys,
+        parents,
+        specs,
+        None,  # nothing made later: a multi-asset's specs are made by the decorator
+        None,
+        output_names,
+        io_manager_keys,
+        inputs,
+        input_managers,
+        context,
+        resources,
+        config,
+        resource_keys,
+        dict(resource_defs) if resource_defs else _EMPTY,
+        retry_policy,
+        can_subset,
+        check_specs or (),
+        dict(op_tags) if op_tags else _EMPTY,
+    )
+
+
+def _validate_check_specs(checks: tuple[Any, ...], keys: tuple[AssetKey, ...], where: str) -> None:
+    for check in checks:
+        if check.asset_key not in keys:
+            produced = ", ".join(repr(key.to_user_string()) for key in keys)
+            raise InvalidDefinitionError(
+                f"{where}: check_specs= declares {check.name!r} on "
+                f"{check.asset_key.to_user_string()!r}, which this definition does not "
+                f"materialize (it materializes {produced}). Point the AssetCheckSpec's "
+                "asset= at one of these, or write the check as an @asset_check."
+            )
+
+
+def asset(
+    compute_fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    key_prefix: str | Sequence[str] | None = None,
+    key: Any = None,
+    ins: Mapping[str, AssetIn] | None = None,
+    deps: Iterable[Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+    required_resource_keys: Iterable[str] | None = None,
+    resource_defs: Mapping[str, Any] | None = None,
+    io_manager_key: str | None = None,
+    group_name: str | None = None,
+    code_version: str | None = None,
+    freshness_policy: FreshnessPolicy | None = None,
+    legacy_freshness_policy: FreshnessPolicy | None = None,
+    retry_policy: RetryPolicy | None = None,
+    owners: Sequence[str] | None = None,
+    kinds: Iterable[str] | None = None,
+    check_specs: Sequence[Any] | None = None,
+    op_tags: Mapping[str, str] | None = None,
+    automation_condition: Any = None,
+    partitions_def: Any = None,
+    non_argument_deps: Iterable[Any] | None = None,
+    config_schema: Any = None,
+    dagster_type: Any = None,
+    output_required: bool = True,
+    pool: str | None = None,
+) -> Any:
+    """Declare a software-defined asset: a function whose return value is the asset's data.
+
+    Used bare (``@asset``) or with arguments (``@asset(group_name="ingest")``); the
+    arguments and their meaning are Dagster's.
+    """
+
+    if partitions_def is not None:
+        raise InvalidDefinitionError(
+            f"@asset {name or key!r}: partitions are not supported by flowdev yet; remove "
+            "partitions_def="
+        )
+    # A tuple and a partial rather than a closure: a closure over these arguments would
+    # make a cell for each on every call, and `asset(...)` runs once per asset per load.
+    options = (
+        name,
+        key_prefix,
+        key,
+        ins,
+        [*(deps or ()), *(non_argument_deps or ())] if deps or non_argument_deps else None,
+        metadata,
+        tags,
+        description,
+        required_resource_keys,
+        resource_defs,
+        io_manager_key,
+        group_name,
+        code_version,
+        freshness_policy or legacy_freshness_policy,
+        retry_policy,
+        owners,
+        kinds,
+        check_specs,
+        op_tags,
+        automation_condition,
+        output_required,
+    )
+    # Most assets only describe themselves (group, description, metadata, ...): their
+    # decorator takes the short path.
+    decorate = (
+        _decorate_plain
+        if name is None
+        and key_prefix is None
+        and key is None
+        and not ins
+        and options[4] is None  # deps
+        and required_resource_keys is None
+        and resource_defs is None
+        and io_manager_key is None
+        and not check_specs
+        and not op_tags
+        else _decorate_asset
+    )
+    if compute_fn is not None:
+        return decorate(options, compute_fn)
+    return partial(decorate, options)
+
+
+def _decorate_plain(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsDefinition:
+    """`_decorate_asset` for an `@asset` whose options leave its key, inputs and
+    resources to the function, and whose parameters carry no annotations: each one (after
+    a leading ``context``) is the upstream asset of its name. Once per asset per load."""
+    parameters = _plain_parameters(fn)
+    if parameters is None:
+        return _decorate_asset(options, fn)  # a resource, config or context parameter
+    context, names = parameters
+    if options[5] or options[6] or options[15] or options[16]:
+        _check_spec_arguments(named_key(fn.__name__), *options[5:7], *options[15:17])
+    name = fn.__name__
+    return new_assets_def(
+        fn,
+        name,  # op name
+        (named_key(name),),
+        (tuple(map(named_key, names)),),
+        None,  # specs and input keys: made on first read
+        _made_later,
+        options,
+        _RESULT,  # output names
+        DEFAULT_IO_MANAGER_KEYS,
+        None,
+        _EMPTY,  # input managers
+        context,
+        _EMPTY,  # resource parameters
+        None,  # config parameter
+        _NO_KEYS,  # required resource keys
+        _EMPTY,  # resource definitions
+        options[14],  # retry policy
+        False,  # can_subset
+        (),  # check specs
+        _EMPTY,  # op tags
+    )
+
+
+def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsDefinition:
+    # The spec's own options (the underscored ones) wait for `_made_later`.
+    (
+        name,
+        key_prefix,
+        key,
+        ins,
+        deps,
+        metadata,
+        tags,
+        _description,
+        required_resource_keys,
+        resource_defs,
+        io_manager_key,
+        _group_name,
+        _code_version,
+        _freshness_policy,
+        retry_policy,
+        owners,
+        kinds,
+        check_specs,
+        op_tags,
+        _automation_condition,
+        _output_required,
+    ) = options
+    if key is not None:
+        if name is not None or key_prefix is not None:
+            raise InvalidDefinitionError(
+                f"@asset on {fn.__name__!r}: pass key= or name=/key_prefix=, not both"
+            )
+        asset_key = to_asset_key(key)
+    elif key_prefix is None:
+        asset_key = named_key(name or fn.__name__)
+    else:
+        asset_key = AssetKey((*_prefix(key_prefix), name or fn.__name__))
+
+    parameters = None if ins or deps else _plain_parameters(fn)
+    if parameters is not None:
+        # Each parameter is the upstream asset of its name: the parameter-to-key
+        # mapping and the spec are made when first read (`_made_later`).
+        context, names = parameters
+        parents = tuple(map(named_key, names))
+        inputs: dict[str, AssetKey] | None = None
+        resources: Mapping[str, str] = _EMPTY
+        input_managers: Mapping[str, str] = _EMPTY
+        config = None
+    else:
+        context, inputs, resources, input_managers, config = _roles(fn, ins, "@asset", asset_key)
+        parents = tuple(dep.asset for dep in _spec_deps(inputs, deps))
+    if metadata or tags or owners or kinds:
+        _check_spec_arguments(asset_key, metadata, tags, owners, kinds)
+    if check_specs:
+        check_specs = tuple(check_specs)
+        _validate_check_specs(check_specs, (asset_key,), _where("@asset", asset_key))
+    path = asset_key.path
+    # `_build`'s work, spelled out for the one-asset case: this runs once per asset.
+    return new_assets_def(
+        fn,
+        path[0] if len(path) == 1 else "__".join(path),  # op name
+        (asset_key,),
+        (parents,),
+        None,  # specs: made on first read
+        _made_later if inputs is None else _spec_made_later,
+        options,
+        _RESULT,  # output names
+        (io_manager_key,) if io_manager_key else DEFAULT_IO_MANAGER_KEYS,
+        inputs,
+        input_managers,
+        context,
+        resources,
+        config,
+        frozenset(required_resource_keys or ()) | frozenset(resources)
+        if required_resource_keys or resources
+        else _NO_KEYS,
+        dict(resource_defs) if resource_defs else _EMPTY,
+        retry_policy,
+        False,  # can_subset
+        check_specs or (),
+        dict(op_tags) if op_tags else _EMPTY,
+    )
+
+
+def _spec_deps(inputs: Mapping[str, AssetKey], deps: Iterable[Any] | None) -> tuple[AssetDep, ...]:
+    # Two ins may name one upstream: `to_deps` keeps one dependency each.
+    return to_deps([*inputs.values(), *deps] if deps else inputs.values())
+
+
+def _spec_made_later(assets_def: AssetsDefinition, options: tuple[Any, ...]) -> dict[str, Any]:
+    """The spec of an `@asset`, made on first read from the decorator's ``options``."""
+    return {
+        "specs": (_asset_spec(assets_def, options, _spec_deps(assets_def.input_keys, options[4])),)
+    }
+
+
+def _made_later(assets_def: AssetsDefinition, options: tuple[Any, ...]) -> dict[str, Any]:
+    """The spec of a plain `@asset` (every parameter the upstream asset of its name) and
+    its mapping of parameters to keys, made on first read."""
+    (parents,) = assets_def.parents
+    _context, names = _plain_parameters(assets_def.fn) or (None, ())
+    return {
+        "specs": (_asset_spec(assets_def, options, tuple(map(dep_on, parents))),),
+        "input_keys": dict(zip(names, parents, strict=True)),
+    }
+
+
+def _asset_spec(
+    assets_def: AssetsDefinition, options: tuple[Any, ...], deps: tuple[AssetDep, ...]
+) -> AssetSpec:
+    """The spec an `@asset` with ``options`` (laid out as `asset` makes them) declares."""
+    metadata, tags, description = options[5:8]
+    group_name, code_version, freshness_policy = options[11:14]
+    owners, kinds = options[15:17]
+    automation_condition, output_required = options[19:21]
+    return new_spec(
+        assets_def.keys[0],
+        deps,
+        description_of(assets_def.fn, description),
+        dict(metadata) if metadata else {},
+        not output_required,  # skippable
+        group_name,
+        code_version,
+        freshness_policy,
+        automation_condition,
+        tuple(owners) if owners else (),
+        dict(tags) if tags else {},
+        frozenset(kinds) if kinds else frozenset(),
+    )
+
+
+def _check_spec_arguments(key: AssetKey, metadata: Any, tags: Any, owners: Any, kinds: Any) -> None:
+    # The spec is made later; a wrong argument must still fail at the decorator.
+    for argument, value, wanted in (
+        ("metadata", metadata, "a mapping"),
+        ("tags", tags, "a mapping of strings"),
+    ):
+        if value is not None and not hasattr(value, "keys"):
+            raise InvalidDefinitionError(
+                f"{_where('@asset', key)}: {argument}= must be {wanted}, got {value!r}"
+            )
+    if tags and not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise InvalidDefinitionError(
+            f"{_where('@asset', key)}: tags= keys and values must be strings, got {tags!r}"
+        )
+    for argument, value in (("owners", owners), ("kinds", kinds)):
+        if value is None:
+            continue
+        if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+            raise InvalidDefinitionError(
+                f"{_where('@asset', key)}: {argument}= must be a list of strings, got {value!r}"
+            )
+
+
+def multi_asset(
+    *,
+    specs: Sequence[AssetSpec] | None = None,
+    outs: Mapping[str, AssetOut] | None = None,
+    name: str | None = None,
+    ins: Mapping[str, AssetIn] | None = None,
+    deps: Iterable[Any] | None = None,
+    description: str | None = None,
+    can_subset: bool = False,
+    required_resource_keys: Iterable[str] | None = None,
+    resource_defs: Mapping[str, Any] | None = None,
+    group_name: str | None = None,
+    retry_policy: RetryPolicy | None = None,
+    code_version: str | None = None,
+    internal_asset_deps: Mapping[str, Iterable[AssetKey]] | None = None,
+    check_specs: Sequence[Any] | None = None,
+    op_tags: Mapping[str, str] | None = None,
+    config_schema: Any = None,
+    partitions_def: Any = None,
+    pool: str | None = None,
+) -> Callable[[Callable[..., Any]], AssetsDefinition]:
+    """Declare one function that materializes several assets (``specs=`` or ``outs=``).
+
+    The function yields or returns one `MaterializeResult` (or `Output`) per asset; with
+    ``outs=`` it may also return a tuple of values in the order of ``outs``.
+    """
+    if (specs is None) == (outs is None):
+        raise InvalidDefinitionError("@multi_asset needs exactly one of specs= or outs=")
+    if partitions_def is not None:
+        raise InvalidDefinitionError("@multi_asset: partitions are not supported yet")
+
+    def decorate(fn: Callable[..., Any]) -> AssetsDefinition:
+        op_name = name or fn.__name__
+
+        roles = _roles(fn, ins, "@multi_asset", op_name)
+        shared_deps = to_deps([*roles[1].values(), *(deps or ())])
+        if outs is not None:
+            output_names = tuple(outs)
+            built = [out.to_spec(out_name, group_name) for out_name, out in outs.items()]
+            io_keys = tuple(out.io_manager_key or DEFAULT_IO_MANAGER_KEY for out in outs.values())
+        else:
+            built = [
+                spec
+                if spec.group_name or not group_name
+                else spec.replace_attributes(group_name=group_name)
+                for spec in specs or ()
+            ]
+            output_names = tuple("__".join(spec.key.path) for spec in built)
+            io_keys = tuple(DEFAULT_IO_MANAGER_KEY for _ in built)
+        if not built:
+            raise InvalidDefinitionError(
+                f"{_where('@multi_asset', op_name)}: declare at least one spec or out"
+            )
+        restricted = dict(internal_asset_deps or {})
+        final_specs = []
+        for out_name, spec in zip(output_names, built, strict=True):
+            if out_name in restricted:
+                spec = spec.replace_attributes(deps=restricted[out_name])
+            elif not spec.deps:
+                spec = spec.replace_attributes(deps=shared_deps)
+            if code_version is not None and spec.code_version is None:
+                spec = spec.replace_attributes(code_version=code_version)
+            if spec.description is None and len(built) == 1:
+                spec = spec.replace_attributes(description=description_of(fn, description))
+            final_specs.append(spec)
+        return _build(
+            fn,
+            roles,
+            ("@multi_asset", op_name),
+            op_name,
+            tuple(spec.key for spec in final_specs),
+            tuple(spec.dep_keys for spec in final_specs),
+            tuple(final_specs),
+            output_names,
+            io_keys,
+            required_resource_keys,
+            resource_defs,
+            retry_policy,
+            can_subset,
+            check_specs,
+            op_tags,
+        )
+
+    return decorate

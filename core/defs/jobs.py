@@ -1,0 +1,276 @@
+"""Ops, graphs and jobs (Dagster's task-centric API), and jobs that target assets.
+
+A `@job` or `@graph` body is run once when it is decorated, as in Dagster: calling an
+op inside it records a node instead of running it, and passing one node's output to
+another records an edge. The result is the job's structure, validated here.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowdev.defs.descriptions import description_of
+from flowdev.errors import InvalidDefinitionError
+
+
+@dataclass(frozen=True, slots=True)
+class In:
+    """An op input (Dagster's `In`)."""
+
+    dagster_type: Any = None
+    description: str | None = None
+    default_value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    """An op output (Dagster's `Out`)."""
+
+    dagster_type: Any = None
+    description: str | None = None
+    is_required: bool = True
+    io_manager_key: str = "io_manager"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOutput:
+    """A handle to one output of a node, seen while composing a graph."""
+
+    node_name: str
+    output_name: str = "result"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpDefinition:
+    """A unit of computation in a job."""
+
+    fn: Callable[..., Any]
+    name: str
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...] = ("result",)
+    description: str | None = None
+    required_resource_keys: frozenset[str] = frozenset()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    retry_policy: Any = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        composition = _composing.get()
+        if composition is None:
+            return self.fn(*args, **kwargs)
+        return composition.invoke(self, args, kwargs)
+
+    def alias(self, name: str) -> _AliasedOp:
+        """Use this op under another node name in a graph."""
+        return _AliasedOp(self, name)
+
+
+@dataclass(frozen=True, slots=True)
+class _AliasedOp:
+    op: OpDefinition
+    name: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        composition = _composing.get()
+        if composition is None:
+            raise InvalidDefinitionError(f"{self.name!r}: an aliased op is only used in a graph")
+        return composition.invoke(self.op, args, kwargs, node_name=self.name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphDefinition:
+    """Ops wired together: ``nodes`` by name, ``edges`` as (upstream, downstream) names."""
+
+    name: str
+    nodes: Mapping[str, OpDefinition]
+    edges: tuple[tuple[str, str], ...]
+    description: str | None = None
+
+    def to_job(self, name: str | None = None, **kwargs: Any) -> JobDefinition:
+        """A job that runs this graph."""
+        return JobDefinition(
+            name=name or self.name,
+            graph=self,
+            description=kwargs.get("description", self.description),
+            tags=dict(kwargs.get("tags") or {}),
+            config=kwargs.get("config"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobDefinition:
+    """A graph of ops ready to run, with tags and default config."""
+
+    name: str
+    graph: GraphDefinition
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    config: Any = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnresolvedAssetJobDefinition:
+    """A job that materializes a selection of assets, resolved against `Definitions`."""
+
+    name: str
+    selection: Any
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    config: Any = None
+
+
+class _Composition:
+    def __init__(self, graph_name: str) -> None:
+        self.graph_name = graph_name
+        self.nodes: dict[str, OpDefinition] = {}
+        self.edges: list[tuple[str, str]] = []
+
+    def invoke(
+        self,
+        op: OpDefinition,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        node_name: str | None = None,
+    ) -> Any:
+        name = node_name or op.name
+        if name in self.nodes:
+            # Dagster names the second use of an op `name_2`, and so on.
+            suffix = 2
+            while f"{name}_{suffix}" in self.nodes:
+                suffix += 1
+            name = f"{name}_{suffix}"
+        self.nodes[name] = op
+        upstream = [*args, *kwargs.values()]
+        if len(upstream) > len(op.input_names):
+            raise InvalidDefinitionError(
+                f"graph {self.graph_name!r}: op {op.name!r} takes inputs {list(op.input_names)} "
+                f"but was given {len(upstream)}"
+            )
+        for value in upstream:
+            for handle in value if isinstance(value, (list, tuple)) else (value,):
+                if not isinstance(handle, NodeOutput):
+                    raise InvalidDefinitionError(
+                        f"graph {self.graph_name!r}: op {op.name!r} was passed {handle!r}; "
+                        "inside a graph, pass only the outputs of other ops"
+                    )
+                self.edges.append((handle.node_name, name))
+        if len(op.output_names) > 1:
+            return tuple(NodeOutput(name, out) for out in op.output_names)
+        return NodeOutput(name, op.output_names[0])
+
+
+_composing: contextvars.ContextVar[_Composition | None] = contextvars.ContextVar(
+    "flowdev_composing", default=None
+)
+
+
+def op(
+    compute_fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    ins: Mapping[str, In] | None = None,
+    out: Out | Mapping[str, Out] | None = None,
+    required_resource_keys: Sequence[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    retry_policy: Any = None,
+    config_schema: Any = None,
+    pool: str | None = None,
+) -> Any:
+    """Declare an op: a function that a job runs as one step."""
+
+    def decorate(fn: Callable[..., Any]) -> OpDefinition:
+        code = fn.__code__
+        params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        inputs = tuple(p for i, p in enumerate(params) if not (i == 0 and p == "context"))
+        outputs = tuple(out) if isinstance(out, Mapping) else ("result",)
+        return OpDefinition(
+            fn=fn,
+            name=name or fn.__name__,
+            input_names=tuple(ins) if ins else inputs,
+            output_names=outputs,
+            description=description_of(fn, description),
+            required_resource_keys=frozenset(required_resource_keys or ()),
+            tags=dict(tags or {}),
+            retry_policy=retry_policy,
+        )
+
+    return decorate(compute_fn) if compute_fn is not None else decorate
+
+
+def _compose(fn: Callable[..., Any], name: str) -> GraphDefinition:
+    composition = _Composition(name)
+    token = _composing.set(composition)
+    try:
+        fn()
+    finally:
+        _composing.reset(token)
+    if not composition.nodes:
+        raise InvalidDefinitionError(f"graph {name!r} calls no ops; call at least one op")
+    return GraphDefinition(
+        name=name,
+        nodes=composition.nodes,
+        edges=tuple(composition.edges),
+        description=description_of(fn),
+    )
+
+
+def graph(compute_fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """Declare a graph of ops by calling them in the function body."""
+
+    def decorate(fn: Callable[..., Any]) -> GraphDefinition:
+        return _compose(fn, name or fn.__name__)
+
+    return decorate(compute_fn) if compute_fn is not None else decorate
+
+
+def job(
+    compute_fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    config: Any = None,
+    resource_defs: Mapping[str, Any] | None = None,
+) -> Any:
+    """Declare a job: a graph of ops, called in the function body, ready to run."""
+
+    def decorate(fn: Callable[..., Any]) -> JobDefinition:
+        job_name = name or fn.__name__
+        return JobDefinition(
+            name=job_name,
+            graph=_compose(fn, job_name),
+            description=description_of(fn, description),
+            tags=dict(tags or {}),
+            config=config,
+        )
+
+    return decorate(compute_fn) if compute_fn is not None else decorate
+
+
+def define_asset_job(
+    name: str,
+    selection: Any = None,
+    *,
+    config: Any = None,
+    description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    run_tags: Mapping[str, str] | None = None,
+    partitions_def: Any = None,
+) -> UnresolvedAssetJobDefinition:
+    """A job that materializes ``selection`` (a query string, an `AssetSelection`, or keys).
+
+    The selection is resolved when `Definitions` is built, so an unknown key is an
+    error then, not when the job first runs.
+    """
+    if partitions_def is not None:
+        raise InvalidDefinitionError(f"job {name!r}: partitions are not supported yet")
+    return UnresolvedAssetJobDefinition(
+        name=name,
+        selection="*" if selection is None else selection,
+        description=description,
+        tags={**(tags or {}), **(run_tags or {})},
+        config=config,
+    )

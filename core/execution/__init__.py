@@ -1,0 +1,1 @@
+"""Running a plan of steps: context, IO, outputs, the executor, `materialize`."""

@@ -1,0 +1,1 @@
+"""The instance: SQLite storage, run logs and per-asset status."""

@@ -1,0 +1,1 @@
+"""Finding a project, loading its definitions in a child process, watching it."""

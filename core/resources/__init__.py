@@ -1,0 +1,1 @@
+"""Resources, config, environment variables and IO managers."""

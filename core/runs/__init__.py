@@ -1,0 +1,1 @@
+"""One run, one process: the launcher, the worker and what watches them."""

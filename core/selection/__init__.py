@@ -1,0 +1,1 @@
+"""The asset graph, the selection algebra and the selection syntax."""

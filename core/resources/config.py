@@ -12,19 +12,19 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from flowdev.errors import ConfigError, close_matches, did_you_mean
-from flowdev.resources.configurable import PrivateAttr as PrivateAttr
 from flowdev.resources.configurable import (
-    _Configurable,
-    _describe,
-    _Resolution,
-    _resolve_fields,
+    Configurable,
+    Resolution,
+    describe_value,
+    resolve_fields,
     to_config_value,
 )
+from flowdev.resources.configurable import PrivateAttr as PrivateAttr
 from flowdev.resources.env import EnvVar as EnvVar
 from flowdev.resources.env import IntEnvVar as IntEnvVar
 
 
-class Config(_Configurable):
+class Config(Configurable):
     """Typed run config for an asset or op (Dagster's `Config`).
 
     Subclass it with annotated fields, take it as an asset's ``config`` parameter, and supply
@@ -60,9 +60,11 @@ class Config(_Configurable):
         elif raw is None or isinstance(raw, Mapping):
             instance = cls._flowdev_construct(cls._flowdev_validate(raw or {}, where))
         else:
-            raise ConfigError(f"{where}: expected {cls.__name__} or a dict, got {_describe(raw)}")
-        ctx = _Resolution(os.environ if env is None else env, describe=lambda path: path)
-        resolved: Self = _resolve_fields(instance, ctx, where)
+            raise ConfigError(
+                f"{where}: expected {cls.__name__} or a dict, got {describe_value(raw)}"
+            )
+        ctx = Resolution(os.environ if env is None else env, describe=lambda path: path)
+        resolved: Self = resolve_fields(instance, ctx, where)
         return resolved
 
 
@@ -85,7 +87,7 @@ class RunConfig:
 
         def section(entries: Mapping[str, Any] | None) -> dict[str, Any]:
             return {
-                key: {"config": to_config_value(v)} if isinstance(v, _Configurable) else v
+                key: {"config": to_config_value(v)} if isinstance(v, Configurable) else v
                 for key, v in (entries or {}).items()
             }
 
@@ -104,7 +106,9 @@ def run_config_dict(run_config: Mapping[str, Any] | RunConfig | None) -> Mapping
     if isinstance(run_config, RunConfig):
         return run_config.to_config_dict()
     if not isinstance(run_config, Mapping):
-        raise ConfigError(f"run_config: expected a dict or RunConfig, got {_describe(run_config)}")
+        raise ConfigError(
+            f"run_config: expected a dict or RunConfig, got {describe_value(run_config)}"
+        )
     return run_config
 
 
@@ -115,13 +119,15 @@ def _op_entry_config(run_config: Mapping[str, Any] | RunConfig | None, name: str
     else:
         ops = run_config_dict(run_config).get("ops") or {}
         if not isinstance(ops, Mapping):
-            raise ConfigError(f"run_config ops: expected a dict of op names, got {_describe(ops)}")
+            raise ConfigError(
+                f"run_config ops: expected a dict of op names, got {describe_value(ops)}"
+            )
         entry = ops.get(name)
-    if entry is None or isinstance(entry, _Configurable):
+    if entry is None or isinstance(entry, Configurable):
         return entry
     if not isinstance(entry, Mapping):
         raise ConfigError(
-            f"run_config ops.{name}: expected {{'config': ...}}, got {_describe(entry)}"
+            f"run_config ops.{name}: expected {{'config': ...}}, got {describe_value(entry)}"
         )
     for key in entry:
         if key not in ("config", "inputs", "outputs"):
@@ -154,4 +160,4 @@ def config_for(
     if config_class is not None:
         return config_class.from_run_config(run_config, name, env=env)
     raw = _op_entry_config(run_config, name)
-    return to_config_value(raw) if isinstance(raw, _Configurable) else raw
+    return to_config_value(raw) if isinstance(raw, Configurable) else raw

@@ -8,7 +8,7 @@ worker process imports flowdev and pydantic alone costs more than flowdev's impo
 A class's fields are read from its annotations on its first construction, not when the class
 is defined, so importing a project with many config classes stays cheap.
 
-`_check` walks a value against an annotation. Without a `_Resolution` it validates and keeps
+`check_value` walks a value against an annotation. Without a `Resolution` it validates and keeps
 `EnvVar`s as placeholders; with one (at run start) it also replaces them with values.
 """
 
@@ -70,7 +70,7 @@ class _Field:
     factory: Callable[[], Any] | None = None
 
 
-class _Configurable:
+class Configurable:
     """Keyword construction, validation, immutability and a safe repr, from annotations."""
 
     _flowdev_from_dict = True  # a dict may stand in for an instance in a parent's field
@@ -122,7 +122,7 @@ class _Configurable:
         missing = []
         for name, field in fields.items():
             if name in values:
-                checked[name] = _check(values[name], field.annotation, f"{where}.{name}")
+                checked[name] = check_value(values[name], field.annotation, f"{where}.{name}")
             elif partial:
                 continue  # configure_at_launch(): the rest comes from run config
             elif field.factory is not None:
@@ -168,7 +168,7 @@ class _Configurable:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        assert isinstance(other, _Configurable)
+        assert isinstance(other, Configurable)
         return self._flowdev_values() == other._flowdev_values()
 
     def __hash__(self) -> int:
@@ -193,7 +193,7 @@ def _class_statement_locals(cls: type) -> dict[str, Any] | None:
     return None if frame.f_locals is frame.f_globals else dict(frame.f_locals)
 
 
-def _collect_fields(cls: type[_Configurable]) -> dict[str, _Field]:
+def _collect_fields(cls: type[Configurable]) -> dict[str, _Field]:
     localns: dict[str, Any] = {}
     for klass in reversed(cls.__mro__):
         localns.update(klass.__dict__.get("_flowdev_localns") or {})
@@ -245,7 +245,7 @@ def _type_name(annotation: Any) -> str:
     return f"{getattr(origin, '__name__', origin)}[{inner}]"
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
@@ -253,7 +253,7 @@ def _describe(value: Any) -> str:
 
 
 def _mismatch(path: str, annotation: Any, value: Any) -> ConfigError:
-    return ConfigError(f"{path}: expected {_type_name(annotation)}, got {_describe(value)}")
+    return ConfigError(f"{path}: expected {_type_name(annotation)}, got {describe_value(value)}")
 
 
 def _env_target(annotation: Any, *, any_is_str: bool = True) -> type | None:
@@ -284,7 +284,7 @@ def _env_ref(value: Any, annotation: Any) -> EnvVar | IntEnvVar | None:
 _BARE = {list: list[Any], dict: dict[Any, Any], tuple: tuple[Any, ...], set: set[Any]}
 
 
-def _check(value: Any, annotation: Any, path: str, ctx: _Resolution | None = None) -> Any:
+def check_value(value: Any, annotation: Any, path: str, ctx: Resolution | None = None) -> Any:
     """``value`` checked against ``annotation`` (converted where lenient), else `ConfigError`."""
     ref = _env_ref(value, annotation)
     if ref is not None:
@@ -294,7 +294,7 @@ def _check(value: Any, annotation: Any, path: str, ctx: _Resolution | None = Non
         return _check_plain(value, annotation, path, ctx)
     args = get_args(annotation)
     if origin is Annotated:
-        return _check(value, args[0], path, ctx)
+        return check_value(value, args[0], path, ctx)
     if origin is Union or origin is types.UnionType:
         return _check_union(value, annotation, path, ctx)
     if origin is Literal:
@@ -305,7 +305,7 @@ def _check(value: Any, annotation: Any, path: str, ctx: _Resolution | None = Non
         if isinstance(value, str | bytes) or not isinstance(value, list | tuple | set | frozenset):
             raise _mismatch(path, annotation, value)
         item = args[0] if args else Any
-        items = [_check(v, item, f"{path}[{i}]", ctx) for i, v in enumerate(value)]
+        items = [check_value(v, item, f"{path}[{i}]", ctx) for i, v in enumerate(value)]
         return origin(items) if origin in (set, frozenset) else items
     if origin is tuple:
         if not isinstance(value, list | tuple):
@@ -317,7 +317,7 @@ def _check(value: Any, annotation: Any, path: str, ctx: _Resolution | None = Non
                 f"{path}: expected {len(args)} items ({_type_name(annotation)}), got {len(value)}"
             )
         return tuple(
-            _check(v, a, f"{path}[{i}]", ctx)
+            check_value(v, a, f"{path}[{i}]", ctx)
             for i, (a, v) in enumerate(zip(args, value, strict=True))
         )
     if origin in (dict, Mapping):
@@ -325,7 +325,9 @@ def _check(value: Any, annotation: Any, path: str, ctx: _Resolution | None = Non
             raise _mismatch(path, annotation, value)
         key_type, item_type = args if len(args) == 2 else (Any, Any)
         return {
-            _check(k, key_type, f"{path} key {k!r}"): _check(v, item_type, f"{path}[{k!r}]", ctx)
+            check_value(k, key_type, f"{path} key {k!r}"): check_value(
+                v, item_type, f"{path}[{k!r}]", ctx
+            )
             for k, v in value.items()
         }
     if isinstance(origin, type) and not isinstance(value, origin):
@@ -333,7 +335,7 @@ def _check(value: Any, annotation: Any, path: str, ctx: _Resolution | None = Non
     return value
 
 
-def _check_union(value: Any, annotation: Any, path: str, ctx: _Resolution | None) -> Any:
+def _check_union(value: Any, annotation: Any, path: str, ctx: Resolution | None) -> Any:
     members = get_args(annotation)
     if value is None and _NONE_TYPE in members:
         return None
@@ -341,18 +343,18 @@ def _check_union(value: Any, annotation: Any, path: str, ctx: _Resolution | None
     errors = []
     for member in candidates:
         try:
-            checked = _check(value, member, path)
+            checked = check_value(value, member, path)
         except ConfigError as exc:
             errors.append(exc)
             continue
         # Pick the member first, then resolve: a resolution error is not a type mismatch.
-        return checked if ctx is None else _check(value, member, path, ctx)
-    if len(candidates) == 1 and isinstance(value, Mapping | list | tuple | _Configurable):
+        return checked if ctx is None else check_value(value, member, path, ctx)
+    if len(candidates) == 1 and isinstance(value, Mapping | list | tuple | Configurable):
         raise errors[0]  # keeps the nested field's own path and message
     raise _mismatch(path, annotation, value)
 
 
-def _check_plain(value: Any, annotation: Any, path: str, ctx: _Resolution | None) -> Any:
+def _check_plain(value: Any, annotation: Any, path: str, ctx: Resolution | None) -> Any:
     if annotation is Any or annotation is object:
         return value
     if annotation is None or annotation is _NONE_TYPE:
@@ -361,7 +363,7 @@ def _check_plain(value: Any, annotation: Any, path: str, ctx: _Resolution | None
         raise _mismatch(path, annotation, value)
     if not isinstance(annotation, type):
         return value  # a TypeVar or other typing construct: nothing to check against
-    if issubclass(annotation, _Configurable):
+    if issubclass(annotation, Configurable):
         if annotation._flowdev_accepts(value):
             return value if ctx is None else ctx.nested(value, path)
         if isinstance(value, Mapping) and annotation._flowdev_from_dict:
@@ -379,10 +381,10 @@ def _check_plain(value: Any, annotation: Any, path: str, ctx: _Resolution | None
             names = ", ".join(repr(n) for n in annotation.__members__)
             raise ConfigError(
                 f"{path}: expected one of {annotation.__name__}'s members {names},"
-                f" got {_describe(value)}"
+                f" got {describe_value(value)}"
             ) from None
     if annotation in _BARE:
-        return _check(value, _BARE[annotation], path, ctx)
+        return check_value(value, _BARE[annotation], path, ctx)
     if annotation in (int, float) and isinstance(value, bool):
         raise _mismatch(path, annotation, value)  # True is an int in Python, never in config
     if annotation is float and isinstance(value, int):
@@ -409,7 +411,7 @@ def _from_text(text: str, target: type) -> Any:
     return target(text)
 
 
-class _Resolution:
+class Resolution:
     """One pass over checked values that reads each `EnvVar` from ``env``.
 
     ``describe(path)`` words where a field is for error messages; ``reads`` counts the
@@ -442,10 +444,10 @@ class _Resolution:
             ) from None
 
     def nested(self, value: Any, path: str) -> Any:
-        return _resolve_fields(value, self, path)
+        return resolve_fields(value, self, path)
 
 
-def _resolve_fields(instance: _Configurable, ctx: _Resolution, prefix: str) -> Any:
+def resolve_fields(instance: Configurable, ctx: Resolution, prefix: str) -> Any:
     """A copy of ``instance`` with every `EnvVar` in its fields (at any depth) read."""
     cls = type(instance)
     values: dict[str, Any] = {}
@@ -453,8 +455,8 @@ def _resolve_fields(instance: _Configurable, ctx: _Resolution, prefix: str) -> A
     for name, field in cls._flowdev_fields().items():
         original = instance.__dict__[name]
         reads = ctx.reads
-        values[name] = _check(original, field.annotation, _join(prefix, name), ctx)
-        if ctx.reads != reads and not isinstance(values[name], _Configurable):
+        values[name] = check_value(original, field.annotation, _join(prefix, name), ctx)
+        if ctx.reads != reads and not isinstance(values[name], Configurable):
             shown[name] = original
     return cls._flowdev_construct(values, shown)
 
@@ -463,7 +465,7 @@ def to_config_value(value: Any) -> Any:
     """``value`` as plain run-config data: instances become dicts, EnvVars ``{"env": name}``."""
     if isinstance(value, EnvVar | IntEnvVar):
         return {"env": value.env_var_name}
-    if isinstance(value, _Configurable):
+    if isinstance(value, Configurable):
         return {k: to_config_value(v) for k, v in value._flowdev_values().items()}
     if isinstance(value, enum.Enum):
         return value.name

@@ -34,11 +34,11 @@ from flowdev.errors import (
 )
 from flowdev.resources.config import RunConfig, run_config_dict
 from flowdev.resources.configurable import (
-    _check,
-    _Configurable,
-    _describe,
-    _Resolution,
-    _resolve_fields,
+    Configurable,
+    Resolution,
+    check_value,
+    describe_value,
+    resolve_fields,
     to_config_value,
 )
 from flowdev.resources.env import EnvVar, IntEnvVar
@@ -47,8 +47,8 @@ from flowdev.resources.resource import (
     InitResourceContext,
     PartialResource,
     ResourceDefinition,
-    _default_logger,
-    _schema_annotation,
+    default_logger,
+    schema_annotation,
 )
 
 
@@ -73,20 +73,20 @@ class _Bound:
         )
 
 
-class _ResourceResolution(_Resolution):
+class _ResourceResolution(Resolution):
     """Resolves one run's resources, depth-first, each original object once."""
 
     def __init__(
         self, resources: Mapping[str, Any], env: Mapping[str, str], configs: Mapping[str, Any]
     ) -> None:
-        super().__init__(env, self._describe)
+        super().__init__(env, self.describe_value)
         self.resources = resources
         self.configs = configs
         self.key_of = {id(v): k for k, v in reversed(list(resources.items()))}
         self.done: dict[int, Any] = {}
         self.key = ""
 
-    def _describe(self, path: str) -> str:
+    def describe_value(self, path: str) -> str:
         return f"resource {self.key!r} field {path!r}"
 
     def top(self, key: str) -> Any:
@@ -123,18 +123,20 @@ class _ResourceResolution(_Resolution):
             else:
                 cls, given = type(original), original._flowdev_values()
             if run_values is not None and not isinstance(run_values, Mapping):
-                raise ConfigError(f"{where}: expected a dict, got {_describe(run_values)}")
+                raise ConfigError(f"{where}: expected a dict, got {describe_value(run_values)}")
             if isinstance(original, PartialResource) or run_values:
                 merged = {**given, **(run_values or {})}
                 original = cls._flowdev_construct(cls._flowdev_validate(merged, where))
-            return _resolve_fields(original, self, prefix)
+            return resolve_fields(original, self, prefix)
         if isinstance(original, ResourceDefinition):
             schema = original.config_schema
-            annotation = _schema_annotation(schema)
+            annotation = schema_annotation(schema)
             raw = {} if run_values is None and isinstance(schema, Mapping) else run_values
-            checked = _check(raw, annotation, where)
+            checked = check_value(raw, annotation, where)
             field_path = "" if isinstance(schema, Mapping) else "config"  # fields name themselves
-            return _Bound(original, to_config_value(_check(checked, annotation, field_path, self)))
+            return _Bound(
+                original, to_config_value(check_value(checked, annotation, field_path, self))
+            )
         if run_values is not None:
             raise ConfigError(
                 f"{where}: resource {key!r} is a plain {type(original).__name__} object and"
@@ -147,7 +149,7 @@ def _resource_configs(run_config: Any, keys: Iterable[str]) -> dict[str, Any]:
     """Each resource key's ``config`` from run config, rejecting keys no resource has."""
     section = run_config_dict(run_config).get("resources") or {}
     if not isinstance(section, Mapping):
-        raise ConfigError(f"run_config resources: expected a dict, got {_describe(section)}")
+        raise ConfigError(f"run_config resources: expected a dict, got {describe_value(section)}")
     known = list(keys)
     configs = {}
     for key, entry in section.items():
@@ -160,7 +162,7 @@ def _resource_configs(run_config: Any, keys: Iterable[str]) -> dict[str, Any]:
         if not isinstance(entry, Mapping) or any(k != "config" for k in entry):
             raise ConfigError(
                 f"run_config resources.{key}: expected {{'config': {{...}}}}, got"
-                f" {_describe(entry)}"
+                f" {describe_value(entry)}"
             )
         if "config" in entry:
             configs[key] = entry["config"]
@@ -198,7 +200,7 @@ def resolve_resources(
 def _nested_resources(value: Any) -> Iterator[ConfigurableResourceFactory[Any]]:
     """The resources held in ``value``'s fields, at any depth of lists, dicts and Configs."""
     children: Iterable[Any] = ()
-    if isinstance(value, _Configurable):
+    if isinstance(value, Configurable):
         children = value._flowdev_values().values()
     elif isinstance(value, Mapping):
         children = value.values()
@@ -273,7 +275,7 @@ def resource_lifecycle(
     live_by_id: dict[int, Any] = {}
     entering: set[int] = set()
     key_of = {id(v): k for k, v in reversed(list(resolved.items()))}
-    logger = log if log is not None else _default_logger()
+    logger = log if log is not None else default_logger()
 
     def context(config: Any, resources: Mapping[str, Any], definition: Any) -> InitResourceContext:
         return InitResourceContext(
@@ -339,7 +341,7 @@ def _env_names(value: Any, seen: set[int]) -> Iterator[str]:
         return
     seen.add(id(value))
     children: Iterable[Any] = ()
-    if isinstance(value, _Configurable):
+    if isinstance(value, Configurable):
         # Resolved instances keep the EnvVars their values came from.
         shown = value.__dict__.get("_flowdev_shown", {})
         children = [*shown.values(), *value._flowdev_values().values()]

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Generic, Self, TypeVar, cast
 
 from flowdev.errors import ExecutionError, InvalidDefinitionError
 from flowdev.resources.config import Config
-from flowdev.resources.configurable import MISSING, _Configurable, _describe
+from flowdev.resources.configurable import MISSING, Configurable, describe_value
 from flowdev.resources.configurable import PrivateAttr as PrivateAttr
 from flowdev.resources.env import (
     EnvVar as EnvVar,  # re-exported: flowdev.resources.resource is Dagster's home
@@ -31,7 +31,7 @@ ResourceDependency = Annotated[T, "flowdev.ResourceDependency"]
 ResourceParam = Annotated[T, "flowdev.ResourceParam"]
 
 
-def _default_logger() -> Any:
+def default_logger() -> Any:
     import logging  # only runs need it; keeps `import flowdev` light
 
     return logging.getLogger("flowdev.resources")
@@ -45,7 +45,7 @@ class InitResourceContext:
     resources: Any = field(default_factory=SimpleNamespace)
     instance: Any = None
     run_id: str | None = None
-    log: Any = field(default_factory=_default_logger)
+    log: Any = field(default_factory=default_logger)
     resource_def: Any = None
 
 
@@ -58,7 +58,7 @@ def build_init_resource_context(
     )
 
 
-class ConfigurableResourceFactory(_Configurable, Generic[TResValue]):
+class ConfigurableResourceFactory(Configurable, Generic[TResValue]):
     """A typed-config resource whose run value is ``create_resource(context)``.
 
     Subclass with annotated fields; instances are immutable, validate on construction and
@@ -169,18 +169,18 @@ class Field:
         self.description = description
 
 
-def _schema_annotation(schema: Any) -> Any:
+def schema_annotation(schema: Any) -> Any:
     """A legacy schema as an annotation: ``[str]`` is ``list[str]``, a dict a `Config` class."""
     if isinstance(schema, Field):
-        return _schema_annotation(schema.config)
+        return schema_annotation(schema.config)
     if isinstance(schema, list) and len(schema) == 1:
-        return list[_schema_annotation(schema[0])]  # type: ignore[misc]
+        return list[schema_annotation(schema[0])]  # type: ignore[misc]
     if not isinstance(schema, Mapping):
         return Any if schema is None else schema
     annotations, defaults = {}, {}
     for name, spec in schema.items():
         spec = spec if isinstance(spec, Field) else Field(spec)
-        annotations[name] = _schema_annotation(spec)
+        annotations[name] = schema_annotation(spec)
         if spec.default_value is not MISSING or not spec.is_required:
             defaults[name] = None if spec.default_value is MISSING else spec.default_value
             annotations[name] = annotations[name] | None
@@ -205,7 +205,7 @@ class ResourceDefinition:
     ) -> None:
         if not callable(resource_fn):
             raise InvalidDefinitionError(
-                f"ResourceDefinition needs a function, got {_describe(resource_fn)}"
+                f"ResourceDefinition needs a function, got {describe_value(resource_fn)}"
             )
         self.resource_fn = resource_fn
         self.config_schema = config_schema

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin
 
 from flowdev.errors import ConfigError, close_matches, did_you_mean
-from flowdev.resources.configurable import MISSING, _check, _Configurable, _describe
+from flowdev.resources.configurable import MISSING, Configurable, check_value, describe_value
 
 __all__ = ["class_schema", "resource_schema", "validate_run_config"]
 
@@ -35,7 +35,7 @@ _OP_ENTRY = ("config", "inputs", "outputs")
 MAX_CONFIG_DEPTH = 100
 
 
-def class_schema(cls: type[_Configurable], given: Iterable[str] = ()) -> dict[str, Any]:
+def class_schema(cls: type[Configurable], given: Iterable[str] = ()) -> dict[str, Any]:
     """``cls``'s fields as JSON: each field's type and whether run config must supply it
     (``given`` fields are set already, as in ``configure_at_launch(path=...)``)."""
     given = set(given)
@@ -101,13 +101,13 @@ def type_schema(annotation: Any) -> Any:
             return {"enum": annotation.__name__, "members": members}
         return {"enum": annotation.__name__, "members": {name: name for name in members}}
     from_dict = getattr(annotation, "_flowdev_from_dict", False)  # Config yes, resources no
-    if isinstance(annotation, type) and issubclass(annotation, _Configurable) and from_dict:
+    if isinstance(annotation, type) and issubclass(annotation, Configurable) and from_dict:
         return {"config": annotation.__name__, **class_schema(annotation)}
     return "any"  # a class of the user's own: only the worker can check it
 
 
 def _annotation(schema: Any) -> Any:
-    """The annotation `type_schema` described, for `flowdev.resources.configurable._check`."""
+    """The annotation `type_schema` described, for `flowdev.resources.configurable.check_value`."""
     if isinstance(schema, str):
         return _SCALAR_TYPES.get(schema, type(None) if schema == "none" else Any)
     if "list" in schema:
@@ -132,7 +132,7 @@ def _annotation(schema: Any) -> Any:
     return Any
 
 
-def _config_class(schema: Mapping[str, Any]) -> type[_Configurable]:
+def _config_class(schema: Mapping[str, Any]) -> type[Configurable]:
     """A stand-in `Config` class with the described fields (defaults stand for "optional")."""
     from flowdev.resources.config import Config
 
@@ -206,7 +206,7 @@ def validate_run_config(
 def _section(run_config: Mapping[str, Any], name: str, problems: list[str]) -> Mapping[str, Any]:
     section = run_config.get(name) or {}
     if not isinstance(section, Mapping):
-        problems.append(f"{name}: expected a dict keyed by name, got {_describe(section)}")
+        problems.append(f"{name}: expected a dict keyed by name, got {describe_value(section)}")
         return {}
     return section
 
@@ -214,10 +214,10 @@ def _section(run_config: Mapping[str, Any], name: str, problems: list[str]) -> M
 def _op_problems(
     name: str, entry: Any, schema: Mapping[str, Any] | None, selected: bool
 ) -> list[str]:
-    if isinstance(entry, _Configurable):
+    if isinstance(entry, Configurable):
         return []  # a `RunConfig` object: validated when it was built
     if not isinstance(entry, Mapping):
-        return [f"ops.{name}: expected {{'config': {{...}}}}, got {_describe(entry)}"]
+        return [f"ops.{name}: expected {{'config': {{...}}}}, got {describe_value(entry)}"]
     problems = []
     for key in entry:
         if key not in _OP_ENTRY:
@@ -234,7 +234,7 @@ def _op_problems(
             " parameter typed with a Config class); remove this entry"
         )
     elif not isinstance(config, Mapping):
-        problems.append(f"ops.{name}.config: expected a dict, got {_describe(config)}")
+        problems.append(f"ops.{name}.config: expected a dict, got {describe_value(config)}")
     else:
         problems += _field_problems(schema, config, f"ops.{name}.config", required=selected)
     return problems
@@ -242,7 +242,7 @@ def _op_problems(
 
 def _resource_problems(key: str, entry: Any, schema: Mapping[str, Any] | None) -> list[str]:
     if not isinstance(entry, Mapping) or any(k != "config" for k in entry):
-        return [f"resources.{key}: expected {{'config': {{...}}}}, got {_describe(entry)}"]
+        return [f"resources.{key}: expected {{'config': {{...}}}}, got {describe_value(entry)}"]
     config = entry.get("config")
     if schema is None:
         return [
@@ -252,7 +252,7 @@ def _resource_problems(key: str, entry: Any, schema: Mapping[str, Any] | None) -
     if "any" in schema or config is None:
         return [] if "any" in schema else _field_problems(schema, {}, f"resources.{key}.config")
     if not isinstance(config, Mapping):
-        return [f"resources.{key}.config: expected a dict, got {_describe(config)}"]
+        return [f"resources.{key}.config: expected a dict, got {describe_value(config)}"]
     return _field_problems(schema, config, f"resources.{key}.config")
 
 
@@ -270,7 +270,7 @@ def _field_problems(
             )
             continue
         try:
-            _check(value, _annotation(fields[name]["type"]), f"{where}.{name}")
+            check_value(value, _annotation(fields[name]["type"]), f"{where}.{name}")
         except ConfigError as error:
             problems.append(str(error))
     if required:

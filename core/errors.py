@@ -9,6 +9,7 @@ Each class owns its message: it says what is wrong, where, and how to fix it.
     │   ├── CycleError              the dependencies loop back on themselves
     │   ├── MissingResourceError    an asset needs a resource that `Definitions` lacks
     │   └── InvalidDefinitionError  a decorator or definition argument is wrong
+    │       └── CronError           a cron string or timezone croniter/zoneinfo cannot use
     ├── SelectionError              an asset selection cannot be resolved
     │   ├── SelectionSyntaxError    a malformed query (quoted with a caret at the column)
     │   └── UnknownAssetError       an exact key names no asset (with close matches)
@@ -63,6 +64,10 @@ class MissingResourceError(DefinitionsError):
 
 class InvalidDefinitionError(DefinitionsError):
     """A decorator or definition argument is not valid."""
+
+
+class CronError(InvalidDefinitionError):
+    """A cron schedule or its timezone cannot be evaluated (see `flowdev.cron`)."""
 
 
 class SelectionError(FlowdevError):

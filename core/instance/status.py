@@ -224,15 +224,10 @@ def _overdue_at(policy: Mapping[str, Any], materialized: float, now: float) -> f
     cron = policy.get("cron_schedule")
     if not cron:
         return materialized + window
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
+    from flowdev.cron import next_tick
 
-    from croniter import croniter
-
-    zone = ZoneInfo(policy.get("cron_schedule_timezone") or "UTC")
     # The first tick whose deadline (tick - window) is later than the materialization.
-    start = datetime.fromtimestamp(materialized + window, zone)
-    tick: datetime = croniter(cron, start).get_next(datetime)
+    tick = next_tick(cron, materialized + window, policy.get("cron_schedule_timezone"))
     return tick.timestamp()
 
 

@@ -155,37 +155,22 @@ def _cron_error(defs: Definitions) -> LoadError | None:
     crons = list(_cron_strings(defs))
     if not crons:
         return None  # croniter's import (with dateutil's) is paid only by those who use it
-    from datetime import UTC, datetime
-    from zoneinfo import ZoneInfo
+    from flowdev.cron import next_tick
+    from flowdev.errors import CronError
 
-    from croniter import croniter
-
+    now = time.time()
     for where, cron, timezone, source in crons:
         try:
-            zone = ZoneInfo(timezone or "UTC")
-        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
-            problem = f"timezone {timezone!r} is unknown; use an IANA name such as 'Europe/Berlin'"
-        else:
-            try:
-                croniter(cron, datetime.now(UTC).astimezone(zone)).get_next(datetime)
-                continue
-            except (ValueError, KeyError) as error:  # croniter's errors are ValueErrors
-                problem = f"cron schedule {cron!r} is not valid ({error}). " + _CRON_HINT
-        return LoadError(
-            kind="definitions_error",
-            exception_type="InvalidDefinitionError",
-            message=f"{where}: {problem}",
-            file=source[0] if source else None,
-            line=source[1] if source else None,
-        )
+            next_tick(cron, now, timezone)
+        except CronError as error:
+            return LoadError(
+                kind="definitions_error",
+                exception_type="InvalidDefinitionError",
+                message=f"{where}: {error}",
+                file=source[0] if source else None,
+                line=source[1] if source else None,
+            )
     return None
-
-
-_CRON_HINT = (
-    "Write five fields 'minute hour day-of-month month day-of-week' within their ranges"
-    " (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6) on a date that exists,"
-    " e.g. '0 9 * * *', or an alias such as @daily."
-)
 
 
 def _cron_strings(

@@ -16,6 +16,8 @@ Each class owns its message: it says what is wrong, where, and how to fix it.
     ├── ConfigError                 run config or resource fields fail validation
     │   └── EnvVarError             an `EnvVar` names an unset environment variable
     ├── ProjectError                flowdev cannot find or import the project's `Definitions`
+    ├── ForkServerError             the loader's fork server is gone or did not answer
+    ├── WatchError                  the file watcher stopped or failed
     ├── ExecutionError              a run cannot proceed (e.g. an input was never materialized)
     ├── EditorError                 $FLOWDEV_EDITOR, $VISUAL or $EDITOR names no usable editor
     └── StorageError                the instance cannot be read or written (damaged, read-only,
@@ -113,6 +115,14 @@ class ProjectError(FlowdevError):
         super().__init__(message)
         self.file = file
         self.line = line
+
+
+class ForkServerError(FlowdevError):
+    """The fork server is not running or did not answer; start a fresh one or spawn."""
+
+
+class WatchError(FlowdevError):
+    """Watching the project's files stopped (the OS watch limit, a vanished root, ...)."""
 
 
 class ExecutionError(FlowdevError):

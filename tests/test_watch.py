@@ -373,3 +373,25 @@ def test_a_broken_pyproject_is_a_failed_load_with_its_line(write_project: Any) -
         assert isinstance(event, Reloaded) and event.project is None  # the same as before
 
     watching(project, reread=lambda: find_project(root))(scenario)
+
+
+def test_a_watcher_that_fails_or_stops_is_a_watch_error() -> None:
+    # watchfiles raising (an OS watch limit, a vanished root) or ending reaches the
+    # caller as a flowdev error, not as a bare OSError or RuntimeError.
+    from flowdev.errors import WatchError
+    from flowdev.project.watch import _woken
+
+    async def fails() -> None:
+        raise OSError(28, "inotify watch limit reached")
+
+    async def ends() -> None:
+        return None
+
+    async def woken(helper: Any) -> None:
+        await _woken(asyncio.Event(), [asyncio.ensure_future(helper())])
+
+    with pytest.raises(WatchError, match="watch limit reached") as caught:
+        asyncio.run(woken(fails))
+    assert isinstance(caught.value.__cause__, OSError)
+    with pytest.raises(WatchError, match="the file watcher stopped"):
+        asyncio.run(woken(ends))

@@ -53,14 +53,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from flowdev.errors import ForkServerError
+
 __all__ = ["ForkServer", "ForkServerError", "ForkedChild", "fork_available"]
 
 _MAX_MESSAGE = 1 << 20
 _UNSAFE_PRELOAD = 3  # the server's exit status when a preloaded module started a thread
-
-
-class ForkServerError(Exception):
-    """The fork server is not running or did not answer; start a fresh one or spawn."""
 
 
 def fork_available() -> bool:

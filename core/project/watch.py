@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from flowdev.errors import ProjectError
+from flowdev.errors import FlowdevError, ProjectError, WatchError
 from flowdev.project.loader import Loader, LoadError
 from flowdev.project.project import Project
 from flowdev.project.snapshot import DefinitionsSnapshot
@@ -235,5 +235,10 @@ async def _woken(wake: asyncio.Event, helpers: Iterable[asyncio.Task[None]]) -> 
         waiter.cancel()
     for task in done:
         if task is not waiter:
-            task.result()
-            raise RuntimeError("the file watcher stopped")
+            try:
+                task.result()
+            except FlowdevError:
+                raise
+            except Exception as error:  # watchfiles' and the OS's errors, translated
+                raise WatchError(f"the file watcher failed: {error}") from error
+            raise WatchError("the file watcher stopped")

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from flowdev.errors import ForkServerError
+from flowdev.process_group import signal_group
 
 __all__ = ["ForkServer", "ForkServerError", "ForkedChild", "fork_available"]
 
@@ -105,11 +106,7 @@ class ForkedChild:
         """SIGKILL the child and every process it started (its process group)."""
         if self.returncode is not None:
             return
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+        signal_group(self.pid)
 
     def _receive(self, timeout: float | None) -> bool:
         """Read what the server sent; True once the exit status is known."""

@@ -17,7 +17,6 @@ import time outlives it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from flowdev.process_group import signal_group
 from flowdev.project.forkserver import ForkServer, ForkServerError, fork_available
 from flowdev.project.project import Project, is_user_file
 from flowdev.project.snapshot import DefinitionsSnapshot
@@ -373,14 +373,14 @@ def _collect(
     for fd in received:
         os.close(fd)
     if timed_out or cancelled.is_set():
-        _kill(child)
+        signal_group(child.pid)
     try:
         returncode: int | None = child.wait(timeout=5.0)
     except subprocess.TimeoutExpired:
         returncode = None
     # Whatever the user's module started lives in the child's process group: a load
     # leaves nothing running behind it, or every reload would add to the pile.
-    _kill(child)
+    signal_group(child.pid)
     return _Outcome(b"".join(received[stdout]), b"".join(received[stderr]), returncode, timed_out)
 
 
@@ -414,16 +414,6 @@ def _ask_for_stack(
                 selector.unregister(key.fd)
         if not ready and b"most recent call first" in b"".join(received[stderr]):
             return  # the dump is written in one go: a quiet pipe after it means done
-
-
-def _kill(child: _Child) -> None:
-    """Kill the child and whatever it started (its process group, where there are any)."""
-    if hasattr(os, "killpg"):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)
-            return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(child.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def _parse_payload(stdout: bytes) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from flowdev import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
+    Config,
     ConfigurableResource,
     Definitions,
     EnvVar,
@@ -617,3 +618,21 @@ def test_materialize_removes_the_temporary_storage_it_made(tmp_path, monkeypatch
 
     assert result.output_for("total") == 3  # kept in memory
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_raised_inside_flowdev_points_at_the_users_line(storage_dir: str) -> None:
+    # The error is raised deep in flowdev's resources code; the user wants the line of
+    # their asset that called it, whichever of flowdev's subpackages the stack crosses.
+    class Settings(Config):
+        rows: int
+
+    @asset
+    def builds_settings() -> int:
+        return Settings(rows="many").rows  # type: ignore[arg-type]  # raises ConfigError
+
+    result = materialize([builds_settings], storage_dir=storage_dir, raise_on_error=False)
+
+    (failure,) = result.get_step_failure_events()
+    assert failure.data["error_type"] == "ConfigError"
+    assert failure.data["file"] == __file__
+    assert failure.data["line"] == line_containing(Path(__file__), "# raises ConfigError")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -12,6 +10,7 @@ from typing import Any
 from flowdev.defs.descriptions import description_of
 from flowdev.defs.policies import validate_cron
 from flowdev.errors import InvalidDefinitionError
+from flowdev.frames import called_from
 
 
 class DefaultScheduleStatus(Enum):
@@ -128,11 +127,7 @@ def _defined_at(fn: Callable[..., Any] | None) -> tuple[str, int] | None:
     code = getattr(fn, "__code__", None)
     if code is not None:
         return code.co_filename, code.co_firstlineno
-    package = os.path.dirname(__file__) + os.sep
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(package):
-        frame = frame.f_back  # type: ignore[assignment]
-    return (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
+    return called_from()
 
 
 def schedule(

@@ -24,7 +24,6 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from flowdev.defs.assets import AssetsDefinition
@@ -42,6 +41,7 @@ from flowdev.events import EventKind, RunEvent
 from flowdev.execution.context import AssetExecutionContext, StepLog
 from flowdev.execution.plan import ExecutionPlan, Step
 from flowdev.execution.step_outputs import StepOutputs, collect_outputs
+from flowdev.frames import raised_at
 from flowdev.keys import AssetKey
 from flowdev.resources.config import config_for
 from flowdev.resources.env import Redactor
@@ -218,7 +218,7 @@ class _Runner:
     ) -> None:
         self.errors[step.key] = error
         frames = traceback.format_exception(type(error), error, error.__traceback__)
-        where = source or _user_frame(error)
+        where = source or raised_at(error)
         self.emit(
             EventKind.STEP_FAILURE,
             step,
@@ -412,13 +412,3 @@ class _CheckRun:
             and not self.result.passed
             and self.result.severity is AssetCheckSeverity.ERROR
         )
-
-
-def _user_frame(error: BaseException) -> tuple[str, int] | None:
-    """The innermost frame outside flowdev: where the user's code raised."""
-    package_dir = Path(__file__).parent
-    found = None
-    for frame, line in traceback.walk_tb(error.__traceback__):
-        if not Path(frame.f_code.co_filename).is_relative_to(package_dir):
-            found = (frame.f_code.co_filename, line)
-    return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from flowdev.defs.assets import AssetsDefinition, AssetSpec
+from flowdev.errors import InvalidDefinitionError
 from flowdev.keys import AssetKey
 
 # `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
@@ -135,7 +136,9 @@ def load_assets_from_current_module(
     frame = inspect.stack()[1].frame
     module = inspect.getmodule(frame)
     if module is None:
-        raise RuntimeError("load_assets_from_current_module must be called from a module")
+        raise InvalidDefinitionError(
+            "load_assets_from_current_module() must be called at the top level of a module"
+        )
     return load_assets_from_modules([module], group_name, key_prefix)
 
 

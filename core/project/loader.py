@@ -165,7 +165,6 @@ class Loader:
     With ``warm=True`` (and where fork is available) children are forked from a
     `ForkServer` that has flowdev and the project's third-party modules imported
     already; if it dies, that load is spawned instead and a new server started.
-    ``fork_server`` is open to other users of a warm interpreter (run workers).
     Close the loader (or use it as a context manager) to stop the server. ``timeout``
     (seconds a load may take) defaults to the project's ``load_timeout``.
     """

@@ -125,8 +125,9 @@ async def watch_project(
             command line's overrides) when pyproject.toml is saved: from then on the
             new module, file and watch globs are followed, and a pyproject.toml that
             cannot be read is reported as a failed load (the last snapshot stays).
-        loader: the `Loader` to use (share one to share its warm fork server with run
-            workers); by default a new one, stopped when the iteration ends.
+        loader: the `Loader` to use (the caller keeps it open, with its warm fork
+            server, across iterations); by default a new one, stopped when the
+            iteration ends.
         timeout: seconds a load may take before it is stopped (new loaders only; by
             default the project's ``load_timeout``).
         quiet_ms: a burst of saves ends after this long without a change.

@@ -98,7 +98,7 @@ class AssetGraph:
     topological order.
     """
 
-    __slots__ = ("_by_string", "_children", "_node_of", "_nodes", "_order", "_parents")
+    __slots__ = ("_children", "_node_of", "_nodes", "_order", "_parents")
 
     def __init__(self, nodes: Iterable[AssetNode]) -> None:
         by_key = {node.key: node for node in nodes}
@@ -134,7 +134,6 @@ class AssetGraph:
         self._nodes: dict[AssetKey, AssetNode] = {}
         self._children: dict[AssetKey, list[AssetKey]] | None = None
         self._order: tuple[AssetKey, ...] | None = None
-        self._by_string: dict[str, AssetKey] | None = None
         if not acyclic and not self._in_given_order():
             self._order = self._toposort()  # raises on a cycle or an unknown parent
 
@@ -184,12 +183,6 @@ class AssetGraph:
                 raise KeyError(key)
             node = self._nodes[key] = self._node_of(key)
         return node
-
-    def key_for_string(self, text: str) -> AssetKey | None:
-        """The key whose ``"a/b"`` form is ``text``, if any."""
-        if self._by_string is None:
-            self._by_string = {key.to_user_string(): key for key in self._parents}
-        return self._by_string.get(text)
 
     # -- neighbours ----------------------------------------------------------------------
 

@@ -2,11 +2,9 @@
 
 Adjacency is kept in plain dicts so that building and walking the graph costs a few
 microseconds per asset: importing networkx alone takes longer (135-210 ms here) than
-validating 10,000 assets. `AssetGraph.to_networkx` hands a `networkx.DiGraph` to code
-that needs its algorithms (layout, reporting), importing it only then.
-
-The module is not called ``graph``: that is the public `@graph` decorator's name, which an
-imported submodule would hide (see `flowdev.__init__`).
+validating 10,000 assets. So networkx is not a dependency of flowdev: it is the oracle
+the tests check this graph against, and `AssetGraph.to_networkx` hands a
+`networkx.DiGraph` to code that wants its algorithms (``pip install 'flowdev[networkx]'``).
 """
 
 from __future__ import annotations
@@ -327,7 +325,8 @@ class AssetGraph:
     # -- interop -------------------------------------------------------------------------
 
     def to_networkx(self) -> networkx.DiGraph:
-        """A `networkx.DiGraph` of the same nodes (with their `AssetNode` as ``node``)."""
+        """A `networkx.DiGraph` of the same nodes (with their `AssetNode` as ``node``);
+        needs networkx installed (the ``networkx`` extra)."""
         import networkx
 
         graph = networkx.DiGraph()

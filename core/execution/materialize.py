@@ -1,8 +1,4 @@
-"""`materialize()`: run assets in this process, for tests and notebooks.
-
-The module is not called ``materialize``: importing a submodule binds it on the package,
-which would hide the public `flowdev.materialize` function (see `flowdev.__init__`).
-"""
+"""`materialize()`: run assets in this process, for tests and notebooks."""
 
 from __future__ import annotations
 

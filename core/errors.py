@@ -9,6 +9,7 @@ Each class owns its message: it says what is wrong, where, and how to fix it.
     │   ├── CycleError              the dependencies loop back on themselves
     │   ├── MissingResourceError    an asset needs a resource that `Definitions` lacks
     │   └── InvalidDefinitionError  a decorator or definition argument is wrong
+    │       └── UnsupportedArgumentError  a Dagster argument flowdev does not support yet
     ├── SelectionError              an asset selection cannot be resolved
     │   ├── SelectionSyntaxError    a malformed query (quoted with a caret at the column)
     │   └── UnknownAssetError       an exact key names no asset (with close matches)
@@ -23,7 +24,8 @@ Each class owns its message: it says what is wrong, where, and how to fix it.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
+from typing import TYPE_CHECKING, Any
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -63,6 +65,30 @@ class MissingResourceError(DefinitionsError):
 
 class InvalidDefinitionError(DefinitionsError):
     """A decorator or definition argument is not valid."""
+
+
+class UnsupportedArgumentError(InvalidDefinitionError):
+    """A Dagster argument that flowdev accepts by name but does not implement yet.
+
+    Raised rather than ignoring the argument: a project that relies on it would
+    otherwise run differently under flowdev without a word.
+    """
+
+    def __init__(self, argument: str, where: str) -> None:
+        self.argument = argument
+        self.where = where
+        super().__init__(
+            f"{where}: {argument}= is not supported yet by flowdev; remove it, "
+            "or run this project with Dagster"
+        )
+
+
+def refuse_unsupported(where: str, **arguments: Any) -> None:
+    """Raise `UnsupportedArgumentError` for the first of ``arguments`` that was given
+    (is not None): each is a Dagster argument flowdev does not implement yet."""
+    for argument, value in arguments.items():
+        if value is not None:
+            raise UnsupportedArgumentError(argument, where)
 
 
 class SelectionError(FlowdevError):

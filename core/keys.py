@@ -30,9 +30,10 @@ class AssetKey:
     ``AssetKey("orders")``, ``AssetKey(["marts", "orders"])`` and
     ``AssetKey.from_user_string("marts/orders")`` are the same key: the same object, in
     fact. Keys are interned (one instance per path, kept for the life of the process), so
-    equality and hashing are object identity, done in C. A 10,000-asset load hashes and
-    compares keys a few hundred thousand times; a Python ``__eq__``/``__hash__`` was a
-    tenth of it. Pickling and copying go through the constructor, so they intern too.
+    equality and hashing are object identity. A 10,000-asset load hashes and compares
+    keys a few hundred thousand times, nearly all in dict lookups, which find an
+    identical key without calling ``__eq__``; a Python ``__hash__`` was a tenth of the
+    load. Pickling and copying go through the constructor, so they intern too.
     """
 
     path: tuple[str, ...]
@@ -48,7 +49,7 @@ class AssetKey:
         key = _INTERNED.get(parts)
         if key is not None:
             return key
-        made = _new_key((parts,))
+        made = _new_key(path=parts)
         # setdefault: two threads making the same new key still end up with one object.
         return _INTERNED.setdefault(parts, made)
 
@@ -109,7 +110,7 @@ class _KeysByName(dict[str, AssetKey]):
 
     def __missing__(self, name: str) -> AssetKey:
         # setdefault: two threads making the same new key still end up with one object.
-        made = self.setdefault(name, _new_key(((name,),)))
+        made = self.setdefault(name, _new_key(path=(name,)))
         # Most names are ASCII identifiers, which are valid: the C checks settle them.
         if name.isascii() and name.isidentifier() and len(name) <= MAX_KEY_PART_LENGTH:
             _VALID_KEYS.add(made)
@@ -225,12 +226,10 @@ class AssetIn:
         )
         prefix = (key_prefix,) if isinstance(key_prefix, str) else key_prefix
         return _new_in(
-            (
-                None if key is None else to_asset_key(key),
-                None if prefix is None else tuple(prefix),
-                freeze(metadata),
-                input_manager_key,
-            )
+            key=None if key is None else to_asset_key(key),
+            key_prefix=None if prefix is None else tuple(prefix),
+            metadata=freeze(metadata),
+            input_manager_key=input_manager_key,
         )
 
     def resolve(self, param_name: str) -> AssetKey:
@@ -252,7 +251,7 @@ class AssetDep:
         refuse_unsupported(
             f"AssetDep({key.to_user_string()!r})", partition_mapping=partition_mapping
         )
-        return _new_dep((key,))
+        return _new_dep(asset=key)
 
     @property
     def asset_key(self) -> AssetKey:
@@ -270,7 +269,7 @@ def dep_on(key: AssetKey) -> AssetDep:
     dep = _DEPS.get(key)
     if dep is None:
         # ``key`` is a key already: skip the coercion.
-        dep = _DEPS.setdefault(key, _new_dep((key,)))
+        dep = _DEPS.setdefault(key, _new_dep(asset=key))
     return dep
 
 

@@ -7,9 +7,23 @@ import pickle
 import subprocess
 import sys
 import threading
+from datetime import timedelta
+from typing import Any
 
 import pytest
-from flowdev import AssetDep, AssetIn, AssetKey, AssetOut, AssetsDefinition, AssetSpec, asset
+from flowdev import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetDep,
+    AssetIn,
+    AssetKey,
+    AssetOut,
+    AssetsDefinition,
+    AssetSpec,
+    FreshnessPolicy,
+    RetryPolicy,
+    asset,
+)
 from flowdev.defs.assets import new_spec
 from flowdev.defs.decorators import AssetDecoratorArgs
 from flowdev.keys import dep_on, named_key
@@ -265,7 +279,72 @@ def test_a_project_and_a_node_construct_by_keyword_with_defaults() -> None:
     assert project.watch == () and project.file is None
     assert replace(project, module="n").module == "n"
     assert AssetNode(key=AssetKey("a")).group_name == "default"
-    assert builder(Point)((3, 4)) == Point(3, 4)
+    assert builder(Point)(x=3, y=4) == Point(3, 4) and builder(Point)(3) == Point(3, 0)
+
+
+BUILT_AND_CONSTRUCTED = {
+    "AssetIn": (
+        lambda: AssetIn(["raw", "orders"], metadata={"a": 1}, input_manager_key="m"),
+        lambda: builder(AssetIn)(
+            key=AssetKey(["raw", "orders"]),
+            key_prefix=None,
+            metadata=freeze({"a": 1}),
+            input_manager_key="m",
+        ),
+    ),
+    "AssetDep": (lambda: AssetDep("raw"), lambda: builder(AssetDep)(asset=AssetKey("raw"))),
+    "AssetOut": (
+        lambda: AssetOut("orders", key_prefix="marts", tags={"a": "b"}, kinds=["sql"]),
+        lambda: builder(AssetOut)(
+            key=AssetKey("orders"),
+            key_prefix=("marts",),
+            group_name=None,
+            description=None,
+            metadata=None,
+            io_manager_key=None,
+            is_required=True,
+            code_version=None,
+            freshness_policy=None,
+            owners=None,
+            tags=freeze({"a": "b"}),
+            kinds=frozenset({"sql"}),
+            deps=None,
+        ),
+    ),
+    "FreshnessPolicy": (
+        lambda: FreshnessPolicy(maximum_lag_minutes=60),
+        lambda: builder(FreshnessPolicy)(fail_window=timedelta(minutes=60)),
+    ),
+    "RetryPolicy": (
+        lambda: RetryPolicy(max_retries=3, delay=1.0),
+        lambda: builder(RetryPolicy)(max_retries=3, delay=1.0),
+    ),
+    "AssetCheckSpec": (
+        lambda: AssetCheckSpec("positive", asset="orders", additional_deps=["raw"]),
+        lambda: builder(AssetCheckSpec)(
+            name="positive",
+            asset_key=AssetKey("orders"),
+            additional_deps=(AssetKey("raw"),),
+        ),
+    ),
+    "AssetCheckResult": (
+        lambda: AssetCheckResult(passed=1, asset_key="orders", metadata={"n": 1}),  # type: ignore[arg-type]
+        lambda: builder(AssetCheckResult)(
+            passed=True, asset_key=AssetKey("orders"), metadata=freeze({"n": 1})
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BUILT_AND_CONSTRUCTED.values(), ids=list(BUILT_AND_CONSTRUCTED))
+def test_a_builder_makes_what_the_public_constructor_makes(case: Any) -> None:
+    construct, build = case
+
+    constructed, built = construct(), build()
+
+    assert built == constructed and hash(built) == hash(constructed)
+    assert repr(built) == repr(constructed)
+    assert pickle.loads(pickle.dumps(constructed)) == built
 
 
 def test_loading_assets_imports_neither_dataclasses_nor_tomllib() -> None:

@@ -1,11 +1,11 @@
 """Asset definitions as data: `AssetSpec`, `AssetOut` and `AssetsDefinition`.
 
 The decorators that build them live in `flowdev.defs.decorators`. Every project load
-makes a definition per asset, so they build through the fast paths of
-`flowdev.records`: `new_spec` skips `AssetSpec`'s normalisation, and an `@asset`'s
-spec (its description, metadata, tags, ...) and its inputs by parameter are made the
-first time they are read (`LazyParts`): a load validates a project from keys and
-dependencies alone, and a run's worker reads the specs of the assets it runs.
+makes a definition per asset: `new_spec` is `AssetSpec`'s fast build (see
+`flowdev.records`), which skips its normalisation, and an `@asset`'s spec (its
+description, metadata, tags, ...) and its inputs by parameter are made the first time
+they are read (`LazyParts`): a load validates a project from keys and dependencies
+alone, and a run's worker reads the specs of the assets it runs.
 """
 
 from __future__ import annotations
@@ -164,20 +164,18 @@ def new_spec(
     """An `AssetSpec` of values already in the form `AssetSpec` keeps them (a key, a
     tuple of deps, frozen mappings, ...): the fast build, which checks nothing."""
     return _build_spec(
-        (
-            key,
-            deps,
-            description,
-            metadata,
-            skippable,
-            group_name,
-            code_version,
-            freshness_policy,
-            automation_condition,
-            owners,
-            tags,
-            kinds,
-        )
+        key=key,
+        deps=deps,
+        description=description,
+        metadata=metadata,
+        skippable=skippable,
+        group_name=group_name,
+        code_version=code_version,
+        freshness_policy=freshness_policy,
+        automation_condition=automation_condition,
+        owners=owners,
+        tags=tags,
+        kinds=kinds,
     )
 
 
@@ -222,21 +220,19 @@ class AssetOut:
         refuse_unsupported(where, dagster_type=dagster_type)
         prefix = (key_prefix,) if isinstance(key_prefix, str) else key_prefix
         return _build_out(
-            (
-                asset_key,
-                None if prefix is None else tuple(prefix),
-                group_name,
-                description,
-                None if metadata is None else freeze(metadata),
-                io_manager_key,
-                is_required,
-                code_version,
-                freshness_policy,
-                None if owners is None else tuple(owners),
-                None if tags is None else freeze(tags),
-                None if kinds is None else frozenset(kinds),
-                None if deps is None else tuple(deps),
-            )
+            key=asset_key,
+            key_prefix=None if prefix is None else tuple(prefix),
+            group_name=group_name,
+            description=description,
+            metadata=None if metadata is None else freeze(metadata),
+            io_manager_key=io_manager_key,
+            is_required=is_required,
+            code_version=code_version,
+            freshness_policy=freshness_policy,
+            owners=None if owners is None else tuple(owners),
+            tags=None if tags is None else freeze(tags),
+            kinds=None if kinds is None else frozenset(kinds),
+            deps=None if deps is None else tuple(deps),
         )
 
     def to_spec(self, output_name: str, default_group: str | None) -> AssetSpec:

@@ -57,13 +57,11 @@ class AssetCheckSpec:
             f"AssetCheckSpec {name!r} on {asset_key.to_user_string()!r}", metadata=metadata
         )
         return _new_check_spec(
-            (
-                name,
-                asset_key,
-                description,
-                blocking,
-                tuple(to_dep_key(d) for d in additional_deps or ()),
-            )
+            name=name,
+            asset_key=asset_key,
+            description=description,
+            blocking=blocking,
+            additional_deps=tuple(to_dep_key(d) for d in additional_deps or ()),
         )
 
     @property
@@ -97,14 +95,12 @@ class AssetCheckResult:
         description: str | None = None,
     ) -> AssetCheckResult:
         return _new_check_result(
-            (
-                bool(passed),
-                None if asset_key is None else to_asset_key(asset_key),
-                check_name,
-                freeze(metadata),
-                severity,
-                description,
-            )
+            passed=bool(passed),
+            asset_key=None if asset_key is None else to_asset_key(asset_key),
+            check_name=check_name,
+            metadata=freeze(metadata),
+            severity=severity,
+            description=description,
         )
 
 

@@ -37,7 +37,7 @@ from flowdev.defs.descriptions import description_of
 from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.keys import AssetKey, dep_on, named_key, to_asset_key
 
-from ..records import EMPTY, builder, freeze, record
+from ..records import EMPTY, builder, freeze, record, values_builder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,8 +49,9 @@ if TYPE_CHECKING:
 _CONTEXT_TYPE_NAMES = {"AssetExecutionContext", "OpExecutionContext", "AssetCheckExecutionContext"}
 _RESULT = ("result",)
 _NO_KEYS: frozenset[str] = frozenset()
+# The fast build (see `flowdev.records`): a definition is made once per asset per load.
+_new_assets_def = builder(AssetsDefinition)
 
-_EMPTY = EMPTY  # shared by every definition with nothing there
 
 if TYPE_CHECKING:
     # What `_roles` reads from a function's parameters: (context parameter, upstream inputs
@@ -195,7 +196,7 @@ def _build(
     if check_specs:
         check_specs = tuple(check_specs)
         _validate_check_specs(check_specs, keys, _where(*where))
-    return AssetsDefinition(
+    return _new_assets_def(
         fn=fn,
         op_name=op_name,
         keys=keys,
@@ -264,7 +265,7 @@ class AssetDecoratorArgs:
     output_required: bool = True
 
 
-_decorator_args = builder(AssetDecoratorArgs)
+_decorator_args = values_builder(AssetDecoratorArgs)
 
 
 def asset(
@@ -308,19 +309,19 @@ def asset(
             ``dagster_type=`` or ``pool=`` was given; flowdev does not implement them yet.
     """
     if partitions_def or config_schema or dagster_type or pool:
-        _refuse_asset_arguments(
-            compute_fn,
-            name,
-            key,
-            partitions_def=partitions_def,
-            config_schema=config_schema,
-            dagster_type=dagster_type,
-            pool=pool,
-        )
+        unsupported = {
+            "partitions_def": partitions_def,
+            "config_schema": config_schema,
+            "dagster_type": dagster_type,
+            "pool": pool,
+        }
+        if compute_fn is None and name is None and key is None:
+            # Refused when the function arrives, so that the error can name it.
+            return partial(_refuse_asset_arguments, unsupported, None)
+        _refuse_asset_arguments(unsupported, name or key, compute_fn)
     all_deps = [*(deps or ()), *(non_argument_deps or ())] if deps or non_argument_deps else None
-    # The fast build (see `flowdev.records`): each value is the argument of its field's
-    # name, in field order; `asset(...)` runs once per asset per load, and a keyword
-    # construction would cost as much again as the rest of the decorator.
+    # Every field in field order, each the argument of its name: `asset(...)` runs once
+    # per asset per load, and a keyword build would cost as much again as the rest of it.
     args = _decorator_args(
         (
             name,
@@ -368,16 +369,13 @@ def asset(
 
 
 def _refuse_asset_arguments(
-    compute_fn: Callable[..., Any] | None,
-    name: str | None,
-    key: Any,
-    **arguments: Any,
-) -> None:
-    # Named by what is known before the function arrives (``@asset(...)`` without it).
-    named = name or key or getattr(compute_fn, "__name__", None)
-    refuse_unsupported(
-        "@asset" if named is None else _where("@asset", to_asset_key(named)), **arguments
-    )
+    arguments: dict[str, Any], name: Any, fn: Callable[..., Any] | None
+) -> Any:
+    """Raise `UnsupportedArgumentError` for the first of ``arguments`` given to the
+    `@asset` named ``name`` (a name or key) or, without one, of ``fn``."""
+    named = name if name is not None else getattr(fn, "__name__", None)
+    where = "@asset" if named is None else _where("@asset", to_asset_key(named))
+    refuse_unsupported(where, **arguments)
 
 
 def _decorate_plain(args: AssetDecoratorArgs, fn: Callable[..., Any]) -> AssetsDefinition:
@@ -392,7 +390,7 @@ def _decorate_plain(args: AssetDecoratorArgs, fn: Callable[..., Any]) -> AssetsD
     if args.metadata or args.tags or args.owners or args.kinds:
         _check_spec_arguments(key, args.metadata, args.tags, args.owners, args.kinds)
     parents = tuple(map(named_key, names))
-    return AssetsDefinition(
+    return _new_assets_def(
         fn=fn,
         op_name=fn.__name__,
         keys=(key,),
@@ -423,8 +421,8 @@ def _decorate_asset(args: AssetDecoratorArgs, fn: Callable[..., Any]) -> AssetsD
         context, names = parameters
         parents = tuple(map(named_key, names))
         lazy = LazyParts(_made_later, (fn, asset_key, parents, args))
-        resources: Mapping[str, str] = _EMPTY
-        input_managers: Mapping[str, str] = _EMPTY
+        resources: Mapping[str, str] = EMPTY
+        input_managers: Mapping[str, str] = EMPTY
         config = None
     else:
         context, inputs, resources, input_managers, config = _roles(
@@ -441,7 +439,7 @@ def _decorate_asset(args: AssetDecoratorArgs, fn: Callable[..., Any]) -> AssetsD
     if check_specs:
         _validate_check_specs(check_specs, (asset_key,), _where("@asset", asset_key))
     path = asset_key.path
-    return AssetsDefinition(
+    return _new_assets_def(
         fn=fn,
         op_name=path[0] if len(path) == 1 else "__".join(path),
         keys=(asset_key,),

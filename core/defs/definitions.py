@@ -20,6 +20,7 @@ from flowdev.errors import (
     SelectionError,
     close_matches,
     did_you_mean,
+    refuse_unsupported,
 )
 from flowdev.keys import AssetKey, is_valid_key, validate_key
 from flowdev.selection.graph import AssetGraph, AssetNode
@@ -86,6 +87,8 @@ class Definitions:
         loggers: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
+        # Runs go through flowdev's own executor and log to its instance.
+        refuse_unsupported("Definitions", executor=executor, loggers=loggers)
         self.assets: tuple[AssetsDefinition, ...] = ()
         self.external_specs: tuple[AssetSpec, ...] = ()
         checks = list(asset_checks or ())

@@ -31,7 +31,7 @@ class In:
         cls, dagster_type: Any = None, description: str | None = None, default_value: Any = None
     ) -> In:
         refuse_unsupported("In", dagster_type=dagster_type, default_value=default_value)
-        return _new_in((description,))
+        return _new_in(description=description)
 
 
 @record(init=False)
@@ -54,7 +54,7 @@ class Out:
             is_required=None if is_required else is_required,
             io_manager_key=None if io_manager_key == "io_manager" else io_manager_key,
         )
-        return _new_out((description,))
+        return _new_out(description=description)
 
 
 _new_in = builder(In)

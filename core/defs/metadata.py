@@ -47,7 +47,11 @@ class TableColumn:
         tags: Mapping[str, str] | None = None,
     ) -> TableColumn:
         return builder(cls)(
-            (name, type, description, constraints or TableColumnConstraints(), freeze(tags))
+            name=name,
+            type=type,
+            description=description,
+            constraints=constraints or TableColumnConstraints(),
+            tags=freeze(tags),
         )
 
 
@@ -59,7 +63,7 @@ class TableSchema:
 
     def __new__(cls, columns: Sequence[TableColumn] = (), constraints: Any = None) -> TableSchema:
         refuse_unsupported("TableSchema", constraints=constraints)
-        return builder(cls)((tuple(columns),))
+        return builder(cls)(columns=tuple(columns))
 
 
 @record(init=False)
@@ -69,7 +73,7 @@ class TableRecord:
     data: Mapping[str, Any]
 
     def __new__(cls, data: Mapping[str, Any]) -> TableRecord:
-        return builder(cls)((freeze(data),))
+        return builder(cls)(data=freeze(data))
 
 
 @record(init=False)
@@ -80,7 +84,7 @@ class TableColumnDep:
     column_name: str
 
     def __new__(cls, asset_key: Any, column_name: str) -> TableColumnDep:
-        return builder(cls)((to_asset_key(asset_key), column_name))
+        return builder(cls)(asset_key=to_asset_key(asset_key), column_name=column_name)
 
 
 @record(init=False)
@@ -90,7 +94,8 @@ class TableColumnLineage:
     deps_by_column: Mapping[str, tuple[TableColumnDep, ...]]
 
     def __new__(cls, deps_by_column: Mapping[str, Sequence[TableColumnDep]]) -> TableColumnLineage:
-        return builder(cls)((freeze({col: tuple(deps) for col, deps in deps_by_column.items()}),))
+        frozen = freeze({column: tuple(deps) for column, deps in deps_by_column.items()})
+        return builder(cls)(deps_by_column=frozen)
 
 
 @record

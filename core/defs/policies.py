@@ -54,7 +54,10 @@ class FreshnessPolicy:
         if cron_schedule is not None:
             validate_cron(cron_schedule, "FreshnessPolicy(cron_schedule=...)")
         return _new_freshness_policy(
-            (fail_window, warn_window, cron_schedule, cron_schedule_timezone)
+            fail_window=fail_window,
+            warn_window=warn_window,
+            cron_schedule=cron_schedule,
+            cron_schedule_timezone=cron_schedule_timezone,
         )
 
     @classmethod
@@ -156,7 +159,9 @@ class RetryPolicy:
             raise InvalidDefinitionError(f"RetryPolicy(delay={delay}): must be 0 or more")
         if backoff is not None and not delay:
             raise InvalidDefinitionError("RetryPolicy: backoff= needs a delay= to grow from")
-        return _new_retry_policy((max_retries, delay, backoff, jitter))
+        return _new_retry_policy(
+            max_retries=max_retries, delay=delay, backoff=backoff, jitter=jitter
+        )
 
     def delay_for(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (1 for the first retry)."""

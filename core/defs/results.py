@@ -27,7 +27,9 @@ class Output:
         data_version: str | None = None,
     ) -> Output:
         frozen = None if metadata is None else freeze(metadata)
-        return builder(cls)((value, output_name, frozen, data_version))
+        return builder(cls)(
+            value=value, output_name=output_name, metadata=frozen, data_version=data_version
+        )
 
 
 @record(init=False)
@@ -50,13 +52,11 @@ class MaterializeResult:
         value: Any = None,
     ) -> MaterializeResult:
         return builder(cls)(
-            (
-                None if asset_key is None else to_asset_key(asset_key),
-                None if metadata is None else freeze(metadata),
-                tuple(check_results or ()),
-                data_version,
-                value,
-            )
+            asset_key=None if asset_key is None else to_asset_key(asset_key),
+            metadata=None if metadata is None else freeze(metadata),
+            check_results=tuple(check_results or ()),
+            data_version=data_version,
+            value=value,
         )
 
 
@@ -74,7 +74,9 @@ class AssetMaterialization:
         description: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> AssetMaterialization:
-        return builder(cls)((to_asset_key(asset_key), description, freeze(metadata)))
+        return builder(cls)(
+            asset_key=to_asset_key(asset_key), description=description, metadata=freeze(metadata)
+        )
 
 
 class RetryRequested(Exception):

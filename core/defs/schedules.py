@@ -48,7 +48,13 @@ class RunRequest:
         asset_selection: Sequence[Any] | None = None,
     ) -> RunRequest:
         selection = None if asset_selection is None else tuple(asset_selection)
-        return builder(cls)((run_key, freeze(run_config), freeze(tags), job_name, selection))
+        return builder(cls)(
+            run_key=run_key,
+            run_config=freeze(run_config),
+            tags=freeze(tags),
+            job_name=job_name,
+            asset_selection=selection,
+        )
 
 
 @record
@@ -104,19 +110,17 @@ class ScheduleDefinition:
         schedule_name = name or f"{resolved_job_name}_schedule"
         validate_cron(cron_schedule, f"schedule {schedule_name!r}")
         return builder(cls)(
-            (
-                schedule_name,
-                cron_schedule,
-                resolved_job_name,
-                job,
-                run_config,
-                execution_fn,
-                execution_timezone,
-                description,
-                default_status,
-                freeze(tags),
-                _defined_at(execution_fn),
-            )
+            name=schedule_name,
+            cron_schedule=cron_schedule,
+            job_name=resolved_job_name,
+            job=job,
+            run_config=run_config,
+            execution_fn=execution_fn,
+            execution_timezone=execution_timezone,
+            description=description,
+            default_status=default_status,
+            tags=freeze(tags),
+            source=_defined_at(execution_fn),
         )
 
 

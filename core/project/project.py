@@ -21,8 +21,8 @@ from flowdev.errors import FlowdevError, ProjectError
 
 from ..records import record
 
-# `typing`, `tomllib` and `traceback` (12 ms together) stay off the path of a worker or
-# loader child, which is handed its `Project` and only reports errors it meets.
+# `tomllib` and `traceback` stay off the path of a worker or loader child, which is
+# handed its `Project` and only reports errors it meets.
 if TYPE_CHECKING:
     import traceback
     from collections.abc import Iterator

@@ -1,7 +1,9 @@
 """Frozen records: value classes built on `collections.namedtuple`, as Dagster's `@record`.
 
 ``@record`` reads a class's annotations (its fields, in order) and their defaults, and
-remakes the class on top of a ``namedtuple`` of those fields, with ``__slots__ = ()``::
+remakes the class from its namespace on top of a ``namedtuple`` of those fields, with
+``__slots__ = ()``, so that an instance has no ``__dict__`` (as ``dataclass(slots=True)``
+does, and with its one limit: a record's methods cannot call ``super()`` bare)::
 
     @record
     class Point:

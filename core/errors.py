@@ -9,7 +9,8 @@ Each class owns its message: it says what is wrong, where, and how to fix it.
     │   ├── CycleError              the dependencies loop back on themselves
     │   ├── MissingResourceError    an asset needs a resource that `Definitions` lacks
     │   └── InvalidDefinitionError  a decorator or definition argument is wrong
-    │       └── CronError           a cron string or timezone croniter/zoneinfo cannot use
+    │       ├── CronError           a cron string or timezone croniter/zoneinfo cannot use
+    │       └── UnsupportedArgumentError  a Dagster argument flowdev does not support yet
     ├── SelectionError              an asset selection cannot be resolved
     │   ├── SelectionSyntaxError    a malformed query (quoted with a caret at the column)
     │   └── UnknownAssetError       an exact key names no asset (with close matches)
@@ -26,7 +27,8 @@ Each class owns its message: it says what is wrong, where, and how to fix it.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
+from typing import TYPE_CHECKING, Any
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -70,6 +72,30 @@ class InvalidDefinitionError(DefinitionsError):
 
 class CronError(InvalidDefinitionError):
     """A cron schedule or its timezone cannot be evaluated (see `flowdev.cron`)."""
+
+
+class UnsupportedArgumentError(InvalidDefinitionError):
+    """A Dagster argument that flowdev accepts by name but does not implement yet.
+
+    Raised rather than ignoring the argument: a project that relies on it would
+    otherwise run differently under flowdev without a word.
+    """
+
+    def __init__(self, argument: str, where: str) -> None:
+        self.argument = argument
+        self.where = where
+        super().__init__(
+            f"{where}: {argument}= is not supported yet by flowdev; remove it, "
+            "or run this project with Dagster"
+        )
+
+
+def refuse_unsupported(where: str, **arguments: Any) -> None:
+    """Raise `UnsupportedArgumentError` for the first of ``arguments`` that was given
+    (is not None): each is a Dagster argument flowdev does not implement yet."""
+    for argument, value in arguments.items():
+        if value is not None:
+            raise UnsupportedArgumentError(argument, where)
 
 
 class SelectionError(FlowdevError):

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from flowdev.errors import InvalidKeyError
-from flowdev.records import building, record
+from flowdev.errors import InvalidKeyError, refuse_unsupported
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from .records import builder, freeze, is_record, record
 
 _VALID_PART = re.compile(r"[A-Za-z0-9_.\-]+")
 # Each key part names a file or directory under the instance's storage/ (flowdev.resources.io), and
@@ -21,23 +19,24 @@ _VALID_PART = re.compile(r"[A-Za-z0-9_.\-]+")
 MAX_KEY_PART_LENGTH = 200
 MAX_KEY_PATH_LENGTH = 1024
 _INTERNED: dict[tuple[str, ...], AssetKey] = {}
+# The keys `is_valid_key` has passed (keys are interned, so a set of them is a cache).
+_VALID_KEYS: set[AssetKey] = set()
 
 
-@record
+@record(init=False)
 class AssetKey:
     """The identity of an asset: a path of string parts, written ``"a/b"``.
 
     ``AssetKey("orders")``, ``AssetKey(["marts", "orders"])`` and
     ``AssetKey.from_user_string("marts/orders")`` are the same key: the same object, in
     fact. Keys are interned (one instance per path, kept for the life of the process), so
-    equality and hashing are object identity, done in C. A 10,000-asset load hashes and
-    compares keys a few hundred thousand times; a Python ``__eq__``/``__hash__`` was a
-    tenth of it. Pickling and copying go through the constructor, so they intern too.
+    equality and hashing are object identity. A 10,000-asset load hashes and compares
+    keys a few hundred thousand times, nearly all in dict lookups, which find an
+    identical key without calling ``__eq__``; a Python ``__hash__`` was a tenth of the
+    load. Pickling and copying go through the constructor, so they intern too.
     """
 
-    __slots__ = ("path", "_valid")
     path: tuple[str, ...]
-    _valid: bool | None  # whether `is_valid_key`; None until it is first asked
 
     def __new__(cls, path: str | Sequence[str]) -> AssetKey:
         if path.__class__ is str:
@@ -50,18 +49,22 @@ class AssetKey:
         key = _INTERNED.get(parts)
         if key is not None:
             return key
-        made = object.__new__(_BuildingKey)
-        made.path = parts
-        made._valid = None
-        made.__class__ = cls
+        made = _new_key(path=parts)
         # setdefault: two threads making the same new key still end up with one object.
         return _INTERNED.setdefault(parts, made)
 
     def __reduce__(self) -> tuple[type[AssetKey], tuple[tuple[str, ...]]]:
         return (AssetKey, (self.path,))
 
-    # Interned: equal keys are one object, so identity is equality (in C).
-    __eq__ = object.__eq__
+    # Interned: equal keys are one object, so identity is equality, and the hash is
+    # object's (in C: a dict lookup never runs Python code for a key). Not a tuple's:
+    # a key equals no tuple.
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
     __hash__ = object.__hash__
 
     @classmethod
@@ -97,7 +100,7 @@ class AssetKey:
         return self.path < other.path
 
 
-_BuildingKey = building(AssetKey)
+_new_key = builder(AssetKey)
 
 
 class _KeysByName(dict[str, AssetKey]):
@@ -106,15 +109,12 @@ class _KeysByName(dict[str, AssetKey]):
     every parameter."""
 
     def __missing__(self, name: str) -> AssetKey:
-        made = object.__new__(_BuildingKey)
-        made.path = (name,)
-        # Most names are ASCII identifiers, which are valid: the C checks settle them.
-        made._valid = (
-            name.isascii() and name.isidentifier() and len(name) <= MAX_KEY_PART_LENGTH
-        ) or None
-        made.__class__ = AssetKey
         # setdefault: two threads making the same new key still end up with one object.
-        return self.setdefault(name, made)
+        made = self.setdefault(name, _new_key(path=(name,)))
+        # Most names are ASCII identifiers, which are valid: the C checks settle them.
+        if name.isascii() and name.isidentifier() and len(name) <= MAX_KEY_PART_LENGTH:
+            _VALID_KEYS.add(made)
+        return made
 
 
 _KEYS_BY_NAME = _KeysByName()
@@ -133,7 +133,7 @@ def to_asset_key(value: Any) -> AssetKey:
         return value
     if isinstance(value, str):
         return AssetKey.from_user_string(value)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)) and not is_record(value):
         return AssetKey(value)
     key = getattr(value, "key", None)
     if isinstance(key, AssetKey):
@@ -146,22 +146,23 @@ def to_asset_key(value: Any) -> AssetKey:
 
 def is_valid_key(key: AssetKey) -> bool:
     """Whether every part of ``key`` can be selected, stored and shown safely (see
-    `validate_key`); remembered on the key, since a load asks once per asset."""
-    valid = key._valid
-    if valid is None:
-        valid = (
-            all(
-                # An ASCII identifier (most parts) is valid; the C checks spare the regex.
-                len(part) <= MAX_KEY_PART_LENGTH
-                and (
-                    (part.isascii() and part.isidentifier())
-                    or (_VALID_PART.fullmatch(part) is not None and part not in (".", ".."))
-                )
-                for part in key.path
+    `validate_key`); a valid key is remembered, since a load asks once per asset."""
+    if key in _VALID_KEYS:
+        return True
+    valid = (
+        all(
+            # An ASCII identifier (most parts) is valid; the C checks spare the regex.
+            len(part) <= MAX_KEY_PART_LENGTH
+            and (
+                (part.isascii() and part.isidentifier())
+                or (_VALID_PART.fullmatch(part) is not None and part not in (".", ".."))
             )
-            and _path_length(key) <= MAX_KEY_PATH_LENGTH
+            for part in key.path
         )
-        object.__setattr__(key, "_valid", valid)
+        and _path_length(key) <= MAX_KEY_PATH_LENGTH
+    )
+    if valid:
+        _VALID_KEYS.add(key)
     return valid
 
 
@@ -201,29 +202,35 @@ def validate_key(key: AssetKey, where: str) -> None:
             )
 
 
-@record
+@record(init=False)
 class AssetIn:
     """Where an asset parameter's value comes from, when it is not named after the upstream."""
 
-    __slots__ = ("key", "key_prefix", "metadata", "input_manager_key")
     key: AssetKey | None
     key_prefix: tuple[str, ...] | None
     metadata: Mapping[str, Any]
     input_manager_key: str | None
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         key: CoercibleToAssetKey | None = None,
         *,
         key_prefix: str | Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
         input_manager_key: str | None = None,
-    ) -> None:
-        object.__setattr__(self, "key", None if key is None else to_asset_key(key))
+        partition_mapping: Any = None,
+        dagster_type: Any = None,
+    ) -> AssetIn:
+        refuse_unsupported(
+            "AssetIn", partition_mapping=partition_mapping, dagster_type=dagster_type
+        )
         prefix = (key_prefix,) if isinstance(key_prefix, str) else key_prefix
-        object.__setattr__(self, "key_prefix", None if prefix is None else tuple(prefix))
-        object.__setattr__(self, "metadata", dict(metadata or {}))
-        object.__setattr__(self, "input_manager_key", input_manager_key)
+        return _new_in(
+            key=None if key is None else to_asset_key(key),
+            key_prefix=None if prefix is None else tuple(prefix),
+            metadata=freeze(metadata),
+            input_manager_key=input_manager_key,
+        )
 
     def resolve(self, param_name: str) -> AssetKey:
         """The upstream key for a parameter called ``param_name``."""
@@ -233,15 +240,18 @@ class AssetIn:
         return base.with_prefix(self.key_prefix) if self.key_prefix else base
 
 
-@record
+@record(init=False)
 class AssetDep:
     """An ordering dependency on an upstream asset, without loading its value."""
 
-    __slots__ = ("asset",)
     asset: AssetKey
 
-    def __init__(self, asset: Any, *, partition_mapping: Any = None) -> None:
-        object.__setattr__(self, "asset", to_asset_key(asset))
+    def __new__(cls, asset: Any, *, partition_mapping: Any = None) -> AssetDep:
+        key = to_asset_key(asset)
+        refuse_unsupported(
+            f"AssetDep({key.to_user_string()!r})", partition_mapping=partition_mapping
+        )
+        return _new_dep(asset=key)
 
     @property
     def asset_key(self) -> AssetKey:
@@ -249,6 +259,8 @@ class AssetDep:
         return self.asset
 
 
+_new_in = builder(AssetIn)
+_new_dep = builder(AssetDep)
 _DEPS: dict[AssetKey, AssetDep] = {}
 
 
@@ -256,9 +268,8 @@ def dep_on(key: AssetKey) -> AssetDep:
     """The `AssetDep` on ``key`` (one shared instance per key: it is immutable)."""
     dep = _DEPS.get(key)
     if dep is None:
-        dep = object.__new__(AssetDep)  # ``key`` is a key already: skip the coercion
-        object.__setattr__(dep, "asset", key)
-        dep = _DEPS.setdefault(key, dep)
+        # ``key`` is a key already: skip the coercion.
+        dep = _DEPS.setdefault(key, _new_dep(asset=key))
     return dep
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from flowdev import (
+    AssetCheckSpec,
     AssetDep,
     AssetExecutionContext,
     AssetIn,
@@ -23,23 +24,31 @@ from flowdev import (
     ConfigurableResource,
     Definitions,
     FreshnessPolicy,
+    In,
     InMemoryIOManager,
     IOManager,
     Jitter,
     MaterializeResult,
     MetadataValue,
+    Out,
     Output,
     RetryPolicy,
     TableColumnDep,
     TableColumnLineage,
+    TableSchema,
     apply_freshness_policy,
     asset,
+    asset_check,
     build_asset_context,
+    define_asset_job,
+    graph,
+    job,
     load_assets_from_modules,
     map_asset_specs,
     multi_asset,
+    op,
 )
-from flowdev.errors import InvalidDefinitionError
+from flowdev.errors import InvalidDefinitionError, UnsupportedArgumentError
 from flowdev.events import EventKind
 from flowdev.execution.materialize import materialize
 
@@ -929,3 +938,161 @@ def test_output_and_materialize_result_metadata_is_recorded(storage_dir: str) ->
     assert metadata["lineage"] == expected_lineage
     assert metadata["lineage_value"] == expected_lineage
     assert result.output_for("with_result") == "x"
+
+
+def _orders() -> None:
+    """Orders."""
+
+
+def _check_orders(orders: Any) -> None:
+    """A check."""
+
+
+def _one_op_job() -> None:
+    pass
+
+
+# Each Dagster argument flowdev accepts by name but does not implement: given, it is
+# refused with an error naming the argument and the definition it was given to.
+UNSUPPORTED = {
+    "asset config_schema": (
+        lambda: asset(config_schema={"n": int})(_orders),
+        "config_schema",
+        "@asset '_orders'",
+    ),
+    "asset dagster_type": (lambda: asset(_orders, dagster_type=int), "dagster_type", "_orders"),
+    "asset pool": (lambda: asset(name="orders", pool="db"), "pool", "@asset 'orders'"),
+    "asset partitions_def": (
+        lambda: asset(key=["marts", "orders"], partitions_def=object()),
+        "partitions_def",
+        "@asset 'marts/orders'",
+    ),
+    "multi_asset config_schema": (
+        lambda: multi_asset(specs=[AssetSpec("a")], config_schema={"n": int})(_orders),
+        "config_schema",
+        "@multi_asset '_orders'",
+    ),
+    "multi_asset pool": (
+        lambda: multi_asset(specs=[AssetSpec("a")], name="both", pool="db")(_orders),
+        "pool",
+        "@multi_asset 'both'",
+    ),
+    "multi_asset partitions_def": (
+        lambda: multi_asset(specs=[AssetSpec("a")], partitions_def=object())(_orders),
+        "partitions_def",
+        "@multi_asset '_orders'",
+    ),
+    "AssetOut dagster_type": (
+        lambda: AssetOut(key="orders", dagster_type=int),
+        "dagster_type",
+        "AssetOut 'orders'",
+    ),
+    "AssetSpec partitions_def": (
+        lambda: AssetSpec("orders", partitions_def=object()),
+        "partitions_def",
+        "AssetSpec 'orders'",
+    ),
+    "AssetDep partition_mapping": (
+        lambda: AssetDep("raw", partition_mapping=object()),
+        "partition_mapping",
+        "AssetDep('raw')",
+    ),
+    "AssetIn partition_mapping": (
+        lambda: AssetIn("raw", partition_mapping=object()),
+        "partition_mapping",
+        "AssetIn",
+    ),
+    "AssetIn dagster_type": (lambda: AssetIn("raw", dagster_type=int), "dagster_type", "AssetIn"),
+    "asset_check additional_ins": (
+        lambda: asset_check(asset="orders", additional_ins={"raw": AssetIn("raw")})(_check_orders),
+        "additional_ins",
+        "@asset_check '_check_orders'",
+    ),
+    "AssetCheckSpec metadata": (
+        lambda: AssetCheckSpec("positive", asset="orders", metadata={"a": 1}),
+        "metadata",
+        "AssetCheckSpec 'positive' on 'orders'",
+    ),
+    "op config_schema": (lambda: op(config_schema={"n": int})(_orders), "config_schema", "@op"),
+    "op pool": (lambda: op(name="load", pool="db")(_orders), "pool", "@op 'load'"),
+    "In dagster_type": (lambda: In(dagster_type=int), "dagster_type", "In"),
+    "In default_value": (lambda: In(default_value=3), "default_value", "In"),
+    "Out dagster_type": (lambda: Out(dagster_type=int), "dagster_type", "Out"),
+    "Out is_required": (lambda: Out(is_required=False), "is_required", "Out"),
+    "Out io_manager_key": (lambda: Out(io_manager_key="warehouse"), "io_manager_key", "Out"),
+    "job resource_defs": (
+        lambda: job(name="nightly", resource_defs={"db": object()})(_one_op_job),
+        "resource_defs",
+        "@job 'nightly'",
+    ),
+    "job executor_def": (
+        lambda: job(executor_def=object())(_one_op_job),
+        "executor_def",
+        "@job '_one_op_job'",
+    ),
+    "define_asset_job executor_def": (
+        lambda: define_asset_job("nightly", executor_def=object()),
+        "executor_def",
+        "define_asset_job('nightly')",
+    ),
+    "define_asset_job partitions_def": (
+        lambda: define_asset_job("nightly", partitions_def=object()),
+        "partitions_def",
+        "define_asset_job('nightly')",
+    ),
+    "define_asset_job hooks": (
+        lambda: define_asset_job("nightly", hooks={object()}),
+        "hooks",
+        "define_asset_job('nightly')",
+    ),
+    "define_asset_job op_retry_policy": (
+        lambda: define_asset_job("nightly", op_retry_policy=RetryPolicy()),
+        "op_retry_policy",
+        "define_asset_job('nightly')",
+    ),
+    "Definitions executor": (lambda: Definitions(executor=object()), "executor", "Definitions"),
+    "Definitions loggers": (lambda: Definitions(loggers={"x": object()}), "loggers", "Definitions"),
+    "TableSchema constraints": (
+        lambda: TableSchema([], constraints=object()),
+        "constraints",
+        "TableSchema",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", UNSUPPORTED.values(), ids=list(UNSUPPORTED))
+def test_an_unsupported_dagster_argument_is_refused_by_name(case: Any) -> None:
+    define, argument, where = case
+
+    with pytest.raises(UnsupportedArgumentError) as raised:
+        define()
+
+    assert raised.value.argument == argument
+    message = str(raised.value)
+    assert f"{argument}= is not supported yet" in message and where in message
+
+
+def test_an_unsupported_argument_at_its_default_is_accepted() -> None:
+    # What a project writes when it spells the defaults out: nothing to refuse.
+    spelled_out = asset(
+        _orders, config_schema=None, dagster_type=None, pool=None, partitions_def=None
+    )
+
+    assert spelled_out.key == AssetKey("_orders")
+    assert Out(io_manager_key="io_manager", is_required=True) == Out()
+    assert AssetDep("raw", partition_mapping=None) == AssetDep("raw")
+    assert Definitions(executor=None, loggers=None).assets == ()
+
+
+def test_an_unsupported_graph_to_job_argument_is_refused() -> None:
+    @op
+    def load() -> int:
+        return 1
+
+    @graph
+    def pipeline() -> None:
+        load()
+
+    with pytest.raises(UnsupportedArgumentError, match="resource_defs= is not supported yet"):
+        pipeline.to_job("nightly", resource_defs={"db": object()})
+    assert pipeline.to_job("nightly", tags={"a": "b"}).tags == {"a": "b"}

@@ -1,18 +1,44 @@
-"""The load path's records: fast builders make exactly what the public constructors
-make, records are frozen values, and interned asset keys behave as values."""
+"""Records: frozen values built on named tuples, fast builders that make exactly what
+the public constructors make, and interned asset keys that behave as values."""
 
 import copy
+import operator
 import pickle
 import subprocess
 import sys
 import threading
+from datetime import timedelta
+from typing import Any
 
 import pytest
-from flowdev import AssetDep, AssetKey, AssetsDefinition, AssetSpec, asset
-from flowdev.defs.assets import new_assets_def, new_spec
+from flowdev import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetDep,
+    AssetIn,
+    AssetKey,
+    AssetOut,
+    AssetsDefinition,
+    AssetSpec,
+    FreshnessPolicy,
+    RetryPolicy,
+    asset,
+)
+from flowdev.defs.assets import new_spec
+from flowdev.defs.decorators import AssetDecoratorArgs
 from flowdev.keys import dep_on, named_key
-from flowdev.records import FrozenRecordError, building, fields, record, replace
-from flowdev.selection.graph import AssetNode, new_node
+from flowdev.project.project import Project
+from flowdev.records import (
+    FrozenDict,
+    FrozenRecordError,
+    builder,
+    fields,
+    freeze,
+    is_record,
+    record,
+    replace,
+)
+from flowdev.selection.graph import AssetNode
 
 
 class Sentinel:
@@ -29,30 +55,59 @@ def sentinels(cls: type) -> dict[str, Sentinel]:
     return {name: Sentinel(name) for name in fields(cls)}
 
 
-@pytest.mark.parametrize(
-    ("cls", "builder"), [(AssetSpec, new_spec), (AssetNode, new_node)], ids=["spec", "node"]
-)
-def test_a_builder_sets_every_field_in_field_order(cls: type, builder: object) -> None:
-    values = sentinels(cls)
+def test_the_spec_builder_sets_every_field_by_its_name() -> None:
+    values = sentinels(AssetSpec)
 
-    built = builder(*values.values())  # type: ignore[operator]
+    built = new_spec(**values)  # type: ignore[arg-type]
 
-    assert type(built) is cls
+    assert type(built) is AssetSpec
     assert {name: getattr(built, name) for name in values} == values
-    first_field = next(iter(values))
-    with pytest.raises(FrozenRecordError, match=first_field):
-        setattr(built, first_field, None)  # frozen like any other instance
+    with pytest.raises(FrozenRecordError, match="key"):
+        built.key = None  # type: ignore[misc]  # frozen like any other instance
 
 
-def test_the_definition_builder_sets_every_field_in_field_order() -> None:
-    values = sentinels(AssetsDefinition)
-    arguments = list(values.values())
-    arguments[5:5] = [None, None]  # after specs: nothing made later
+def test_the_spec_builder_makes_what_the_public_constructor_makes() -> None:
+    public = AssetSpec(
+        ["marts", "orders"],
+        deps=["raw"],
+        description="Orders.",
+        metadata={"rows": 3},
+        group_name="g",
+        code_version="v1",
+        owners=["ada"],
+        tags={"tier": "gold"},
+        kinds={"sql"},
+    )
 
-    built = new_assets_def(*arguments)
+    built = new_spec(
+        key=AssetKey(["marts", "orders"]),
+        deps=(dep_on(AssetKey("raw")),),
+        description="Orders.",
+        metadata=freeze({"rows": 3}),
+        skippable=False,
+        group_name="g",
+        code_version="v1",
+        freshness_policy=None,
+        automation_condition=None,
+        owners=("ada",),
+        tags=freeze({"tier": "gold"}),
+        kinds=frozenset({"sql"}),
+    )
 
-    assert type(built) is AssetsDefinition
-    assert {name: getattr(built, name) for name in values} == values
+    assert built == public and hash(built) == hash(public)
+    assert repr(built) == repr(public)
+
+
+def test_the_decorator_arguments_are_kept_by_name() -> None:
+    # `asset(...)` builds its arguments in field order: each must land in its own field.
+    values = {name: Sentinel(name) for name in fields(AssetDecoratorArgs)}
+    values.pop("output_required")
+    values["deps"] = ["raw"]  # copied into a list (with non_argument_deps=)
+
+    args = asset(**values).args[0]  # type: ignore[arg-type]
+
+    assert args == AssetDecoratorArgs(**values)  # type: ignore[arg-type]
+    assert {name: getattr(args, name) for name in values} == values
 
 
 def test_an_asset_spec_is_made_on_first_read_and_then_kept() -> None:
@@ -82,32 +137,219 @@ def test_an_asset_spec_is_made_on_first_read_and_then_kept() -> None:
 
 @record
 class Point:
-    __slots__ = ("x", "y", "_cache")
-
-    def __init__(self, x: int, y: int) -> None:
-        object.__setattr__(self, "x", x)
-        object.__setattr__(self, "y", y)
+    x: int
+    y: int = 0
 
 
-def test_a_record_is_a_frozen_value_of_its_public_fields() -> None:
+@record
+class Other:
+    x: int
+    y: int = 0
+
+
+def test_a_record_is_a_frozen_value_of_its_fields() -> None:
     point = Point(1, 2)
 
-    assert point == Point(1, 2) and point != Point(2, 1)
+    assert point == Point(x=1, y=2) and point != Point(2, 1)
+    assert Point(1) == Point(1, 0)  # defaults
     assert hash(point) == hash(Point(1, 2))
     assert repr(point) == "Point(x=1, y=2)"
     assert pickle.loads(pickle.dumps(point)) == point
-    assert copy.copy(point) == point
-    assert replace(point, y=5) == Point(1, 5)
+    assert copy.copy(point) == point and copy.deepcopy(point) == point
+    assert replace(point, y=5) == Point(1, 5) and point.y == 2
+    assert is_record(point) and not is_record((1, 2))
     with pytest.raises(TypeError, match="'z'"):
         replace(point, z=1)
-    with pytest.raises(FrozenRecordError):
-        point.x = 3
-    with pytest.raises(FrozenRecordError):
-        del point.y
+    with pytest.raises(AttributeError):
+        point.x = 3  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        point.z = 3  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        del point.y  # type: ignore[misc]
 
 
-def test_loading_assets_imports_neither_typing_nor_dataclasses() -> None:
-    # Every worker and loader child pays for these modules: 9 ms together.
+def test_a_record_equals_only_a_record_of_its_own_class() -> None:
+    point = Point(1, 2)
+
+    # Both ways round: Python asks the tuple too when the record declines.
+    assert not operator.eq(point, (1, 2)) and not operator.eq((1, 2), point)
+    assert operator.ne(point, (1, 2)) and operator.ne((1, 2), point)
+    assert not operator.eq(point, Other(1, 2)) and not operator.eq(Other(1, 2), point)
+    assert not operator.eq(AssetKey("orders"), ("orders",))
+    assert not operator.eq(("orders",), AssetKey("orders"))
+    assert not operator.eq((AssetKey("orders"),), AssetDep("orders"))
+    assert len({point, Point(1, 2), Other(1, 2)}) == 2
+
+
+def test_a_record_is_not_a_sequence() -> None:
+    point = Point(1, 2)
+
+    with pytest.raises(TypeError, match="by name"):
+        list(point)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="by name"):
+        point[0]  # type: ignore[index]
+
+
+def test_a_record_refuses_a_mutable_default_and_defaults_before_fields() -> None:
+    with pytest.raises(TypeError, match="mutable"):
+
+        @record
+        class Listed:
+            items: list[int] = []
+
+    with pytest.raises(TypeError, match="last"):
+
+        @record
+        class Misordered:
+            x: int = 0
+            y: int
+
+
+def test_a_frozen_dict_reads_as_a_dict_and_refuses_changes() -> None:
+    tags = FrozenDict({"tier": "gold"})
+
+    assert tags == {"tier": "gold"} and dict(tags) == {"tier": "gold"}
+    assert hash(tags) == hash(FrozenDict({"tier": "gold"}))
+    assert pickle.loads(pickle.dumps(tags)) == tags
+    for change in (
+        lambda: tags.__setitem__("tier", "x"),
+        lambda: tags.update(tier="x"),
+        lambda: tags.pop("tier"),
+        lambda: tags.clear(),
+        lambda: tags.setdefault("new", "x"),
+        lambda: tags.__delitem__("tier"),
+    ):
+        with pytest.raises(TypeError, match="frozen"):
+            change()
+    assert tags == {"tier": "gold"}
+
+
+def test_frozen_records_keep_their_mappings_frozen() -> None:
+    spec = AssetSpec("orders", metadata={"rows": 3}, tags={"tier": "gold"})
+    metadata_given = {"rows": 1}
+    asset_in = AssetIn("raw", metadata=metadata_given)
+    metadata_given["rows"] = 2
+
+    with pytest.raises(TypeError, match="frozen"):
+        spec.metadata["rows"] = 4  # type: ignore[index]
+    with pytest.raises(TypeError, match="frozen"):
+        spec.tags["tier"] = "x"  # type: ignore[index]
+    assert asset_in.metadata == {"rows": 1}  # a copy, not the caller's dict
+    assert spec.replace_attributes(tags={"a": "b"}).tags == FrozenDict({"a": "b"})
+    assert isinstance(spec.merge_attributes(metadata={"x": 1}).metadata, FrozenDict)
+
+
+def test_specs_and_definitions_hash_and_pickle() -> None:
+    @asset(group_name="g", metadata={"rows": 3}, tags={"tier": "gold"}, kinds={"sql"})
+    def orders(raw):  # type: ignore[no-untyped-def]
+        """Orders."""
+
+    spec = orders.specs[0]
+
+    assert hash(spec) == hash(AssetSpec("orders", **_spec_arguments(spec)))
+    assert hash(orders) == hash(copy.copy(orders))
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    assert pickle.loads(pickle.dumps(AssetOut(key="x", tags={"a": "b"}))) == AssetOut(
+        key="x", tags={"a": "b"}
+    )
+    assert replace(spec, group_name="h").group_name == "h"
+    assert (
+        copy.replace(spec, group_name="h") == replace(spec, group_name="h")
+        if hasattr(copy, "replace")
+        else spec.__replace__(group_name="h") == replace(spec, group_name="h")
+    )
+
+
+def _spec_arguments(spec: AssetSpec) -> dict[str, object]:
+    return {
+        "deps": spec.deps,
+        "description": spec.description,
+        "metadata": spec.metadata,
+        "group_name": spec.group_name,
+        "tags": spec.tags,
+        "kinds": spec.kinds,
+    }
+
+
+def test_a_project_and_a_node_construct_by_keyword_with_defaults() -> None:
+    from pathlib import Path
+
+    project = Project(root=Path("/p"), module="m")
+
+    assert project.watch == () and project.file is None
+    assert replace(project, module="n").module == "n"
+    assert AssetNode(key=AssetKey("a")).group_name == "default"
+    assert builder(Point)(x=3, y=4) == Point(3, 4) and builder(Point)(3) == Point(3, 0)
+
+
+BUILT_AND_CONSTRUCTED = {
+    "AssetIn": (
+        lambda: AssetIn(["raw", "orders"], metadata={"a": 1}, input_manager_key="m"),
+        lambda: builder(AssetIn)(
+            key=AssetKey(["raw", "orders"]),
+            key_prefix=None,
+            metadata=freeze({"a": 1}),
+            input_manager_key="m",
+        ),
+    ),
+    "AssetDep": (lambda: AssetDep("raw"), lambda: builder(AssetDep)(asset=AssetKey("raw"))),
+    "AssetOut": (
+        lambda: AssetOut("orders", key_prefix="marts", tags={"a": "b"}, kinds=["sql"]),
+        lambda: builder(AssetOut)(
+            key=AssetKey("orders"),
+            key_prefix=("marts",),
+            group_name=None,
+            description=None,
+            metadata=None,
+            io_manager_key=None,
+            is_required=True,
+            code_version=None,
+            freshness_policy=None,
+            owners=None,
+            tags=freeze({"a": "b"}),
+            kinds=frozenset({"sql"}),
+            deps=None,
+        ),
+    ),
+    "FreshnessPolicy": (
+        lambda: FreshnessPolicy(maximum_lag_minutes=60),
+        lambda: builder(FreshnessPolicy)(fail_window=timedelta(minutes=60)),
+    ),
+    "RetryPolicy": (
+        lambda: RetryPolicy(max_retries=3, delay=1.0),
+        lambda: builder(RetryPolicy)(max_retries=3, delay=1.0),
+    ),
+    "AssetCheckSpec": (
+        lambda: AssetCheckSpec("positive", asset="orders", additional_deps=["raw"]),
+        lambda: builder(AssetCheckSpec)(
+            name="positive",
+            asset_key=AssetKey("orders"),
+            additional_deps=(AssetKey("raw"),),
+        ),
+    ),
+    "AssetCheckResult": (
+        lambda: AssetCheckResult(passed=1, asset_key="orders", metadata={"n": 1}),  # type: ignore[arg-type]
+        lambda: builder(AssetCheckResult)(
+            passed=True, asset_key=AssetKey("orders"), metadata=freeze({"n": 1})
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BUILT_AND_CONSTRUCTED.values(), ids=list(BUILT_AND_CONSTRUCTED))
+def test_a_builder_makes_what_the_public_constructor_makes(case: Any) -> None:
+    construct, build = case
+
+    constructed, built = construct(), build()
+
+    assert built == constructed and hash(built) == hash(constructed)
+    assert repr(built) == repr(constructed)
+    assert pickle.loads(pickle.dumps(constructed)) == built
+
+
+def test_loading_assets_imports_neither_dataclasses_nor_tomllib() -> None:
+    # Every worker and loader child pays for these modules (`typing` it does import,
+    # for the records: 1-2 ms).
     code = (
         "import sys\n"
         "from flowdev import Definitions, asset\n"
@@ -115,38 +357,13 @@ def test_loading_assets_imports_neither_typing_nor_dataclasses() -> None:
         "@asset\n"
         "def a(): return 1\n"
         "Definitions(assets=[a]).asset_graph.keys\n"
-        "print(sorted({'typing', 'dataclasses', 'tomllib', 'traceback'} & set(sys.modules)))"
+        "print(sorted({'dataclasses', 'tomllib', 'traceback'} & set(sys.modules)))"
     )
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
 
     assert output.strip() == "[]"
-
-
-def test_a_built_record_equals_and_hashes_like_a_constructed_one() -> None:
-    key = AssetKey(["marts", "orders"])
-    parents = (AssetKey("raw"),)
-
-    built = new_node(key, parents, "marts", {}, frozenset({"sql"}), ("ada",), False)
-    constructed = AssetNode(
-        key=key, parents=parents, group_name="marts", kinds=frozenset({"sql"}), owners=("ada",)
-    )
-
-    assert built == constructed
-    assert repr(built) == repr(constructed)
-    assert pickle.loads(pickle.dumps(built)) == constructed
-    assert replace(built, group_name="other").group_name == "other"
-
-
-def test_building_refuses_a_class_without_slots() -> None:
-    class Plain:
-        value: int
-
-    with pytest.raises(TypeError, match="slots"):
-        building(Plain)
-    with pytest.raises(TypeError, match="slots"):
-        record(Plain)
 
 
 def test_equal_keys_are_one_object_however_they_are_made() -> None:
@@ -197,9 +414,9 @@ def test_the_short_decorator_path_makes_what_the_general_one_makes(with_context:
         """Orders."""
 
     fn = orders_with_context if with_context else orders
-    options = asset(group_name="g", metadata={"rows": 1}, owners=["ada"]).args[0]
+    args = asset(group_name="g", metadata={"rows": 1}, owners=["ada"]).args[0]
 
-    short, general = _decorate_plain(options, fn), _decorate_asset(options, fn)
+    short, general = _decorate_plain(args, fn), _decorate_asset(args, fn)
 
     assert short == general
     assert short.input_keys == {"raw": AssetKey("raw"), "zones": AssetKey("zones")}
@@ -207,15 +424,13 @@ def test_the_short_decorator_path_makes_what_the_general_one_makes(with_context:
 
 
 def test_a_new_group_waits_with_the_spec_and_lands_in_it() -> None:
-    from flowdev.defs.assets import _is_set
-
     @asset(group_name="old", metadata={"rows": 2})
     def orders(raw):  # type: ignore[no-untyped-def]
         """Orders."""
 
     moved = orders.with_attributes(group_name="new")
 
-    assert not _is_set(moved, "specs")  # still to be made
+    assert not moved.lazy.is_made("specs")  # still to be made
     assert moved.keys == orders.keys and moved.parents == orders.parents
     (spec,) = moved.specs
     assert spec == orders.specs[0].replace_attributes(group_name="new")
@@ -225,8 +440,6 @@ def test_a_new_group_waits_with_the_spec_and_lands_in_it() -> None:
 
 @pytest.mark.parametrize("plain", [True, False])
 def test_moving_keys_later_gives_what_moving_them_now_gives(plain: bool) -> None:
-    from flowdev import AssetIn
-    from flowdev.defs.assets import _is_set
 
     def define() -> AssetsDefinition:
         if plain:
@@ -249,7 +462,7 @@ def test_moving_keys_later_gives_what_moving_them_now_gives(plain: bool) -> None
     assert source.specs  # made first: the eager path
     now = source.with_attributes(asset_key_map=key_map, group_name="lake")
 
-    assert not _is_set(later, "specs")
+    assert not later.lazy.is_made("specs")
     assert later.keys == now.keys == (AssetKey(["lake", "orders"]),)
     assert later.parents == now.parents
     assert later.specs == now.specs and later.input_keys == now.input_keys

@@ -5,7 +5,6 @@ new snapshot keeps the cursor where it was."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from flowdev.drawing.layout import compute_layout
 from flowdev.drawing.text import build_grid
 from flowdev.keys import AssetKey
 from flowdev.project.snapshot import AssetSnapshot, DefinitionsSnapshot
+from flowdev.records import replace
 from flowdev.selection.graph import AssetGraph, AssetNode
 from flowdev.selection.syntax import select
 from flowdev.tui.widgets import asset_graph
@@ -305,7 +305,7 @@ def _screen_position(view: AssetGraphView, key: AssetKey) -> tuple[int, int]:
 def _without(snapshot: DefinitionsSnapshot, gone: AssetKey) -> DefinitionsSnapshot:
     return DefinitionsSnapshot(
         assets=tuple(
-            dataclasses.replace(asset, deps=tuple(d for d in asset.deps if d != gone))
+            replace(asset, deps=tuple(d for d in asset.deps if d != gone))
             for asset in snapshot.assets
             if asset.key != gone
         )

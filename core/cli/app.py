@@ -313,10 +313,9 @@ def _watch_line(
 ) -> str:
     """``12:00:05  13 assets  +raw_fares ~trips_clean  (38 ms; taxi/assets/ingest.py)``,
     or the error with its file:line."""
-    from dataclasses import replace
-
     from flowdev.project.snapshot import SnapshotDiff, diff_snapshots
     from flowdev.project.watch import LoadFailed
+    from flowdev.records import replace
 
     clock = datetime.now().astimezone()
     changed = [_relative(project, name) for name in event.changed_files]

@@ -1,32 +1,32 @@
 """Asset definitions as data: `AssetSpec`, `AssetOut` and `AssetsDefinition`.
 
-The decorators that build them live in `flowdev.defs.decorators`. They build through
-`new_spec` and `new_assets_def`, which skip the public constructors' normalisation
-(see `flowdev.records`): every project load makes a definition per asset. An `@asset`'s
-spec (its description, metadata, tags, ...) is made the first time it is read: a load
-validates a project from keys and dependencies alone, and a run's worker reads the
-specs of the assets it runs.
+The decorators that build them live in `flowdev.defs.decorators`. Every project load
+makes a definition per asset: `new_spec` is `AssetSpec`'s fast build (see
+`flowdev.records`), which skips its normalisation, and an `@asset`'s spec (its
+description, metadata, tags, ...) and its inputs by parameter are made the first time
+they are read (`LazyParts`): a load validates a project from keys and dependencies
+alone, and a run's worker reads the specs of the assets it runs.
 """
 
 from __future__ import annotations
 
 from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
-from flowdev.errors import InvalidDefinitionError
+from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.keys import AssetDep, AssetKey, dep_on, to_asset_key, to_dep_key
-from flowdev.records import building, fields, record, replace
 
-# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
-TYPE_CHECKING = False
+from ..records import EMPTY, builder, freeze, record, replace
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
-    from typing import Any
 
     from flowdev.defs.policies import FreshnessPolicy
 
 DEFAULT_GROUP = "default"
 DEFAULT_IO_MANAGER_KEY = "io_manager"
 DEFAULT_IO_MANAGER_KEYS = (DEFAULT_IO_MANAGER_KEY,)  # the io_manager_keys of most definitions
+_NO_KEYS: frozenset[str] = frozenset()
 
 
 def _tuple_of_strings(value: Iterable[str] | None) -> tuple[str, ...]:
@@ -44,7 +44,7 @@ def to_deps(values: Iterable[Any] | None) -> tuple[AssetDep, ...]:
     return tuple(deps.values())
 
 
-@record
+@record(init=False)
 class AssetSpec:
     """A description of one asset: its key and everything about it except how to compute it.
 
@@ -52,20 +52,6 @@ class AssetSpec:
     materializes it, but other assets may depend on it.
     """
 
-    __slots__ = (
-        "key",
-        "deps",
-        "description",
-        "metadata",
-        "skippable",
-        "group_name",
-        "code_version",
-        "freshness_policy",
-        "automation_condition",
-        "owners",
-        "tags",
-        "kinds",
-    )
     key: AssetKey
     deps: tuple[AssetDep, ...]
     description: str | None
@@ -79,8 +65,8 @@ class AssetSpec:
     tags: Mapping[str, str]
     kinds: frozenset[str]
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         key: Any,
         *,
         deps: Iterable[Any] | None = None,
@@ -96,25 +82,25 @@ class AssetSpec:
         tags: Mapping[str, str] | None = None,
         kinds: Iterable[str] | None = None,
         partitions_def: Any = None,
-    ) -> None:
-        if partitions_def is not None:
-            raise InvalidDefinitionError(
-                f"asset {to_asset_key(key).to_user_string()!r}: partitions are not supported "
-                "by flowdev yet; remove partitions_def="
-            )
-        setattr_ = object.__setattr__
-        setattr_(self, "key", to_asset_key(key))
-        setattr_(self, "deps", to_deps(deps))
-        setattr_(self, "description", description)
-        setattr_(self, "metadata", dict(metadata) if metadata else {})
-        setattr_(self, "skippable", skippable)
-        setattr_(self, "group_name", group_name)
-        setattr_(self, "code_version", code_version)
-        setattr_(self, "freshness_policy", freshness_policy or legacy_freshness_policy)
-        setattr_(self, "automation_condition", automation_condition)
-        setattr_(self, "owners", _tuple_of_strings(owners))
-        setattr_(self, "tags", dict(tags) if tags else {})
-        setattr_(self, "kinds", frozenset(kinds) if kinds else frozenset())
+    ) -> AssetSpec:
+        asset_key = to_asset_key(key)
+        refuse_unsupported(
+            f"AssetSpec {asset_key.to_user_string()!r}", partitions_def=partitions_def
+        )
+        return new_spec(
+            key=asset_key,
+            deps=to_deps(deps),
+            description=description,
+            metadata=freeze(metadata),
+            skippable=skippable,
+            group_name=group_name,
+            code_version=code_version,
+            freshness_policy=freshness_policy or legacy_freshness_policy,
+            automation_condition=automation_condition,
+            owners=_tuple_of_strings(owners),
+            tags=freeze(tags),
+            kinds=frozenset(kinds) if kinds else frozenset(),
+        )
 
     def replace_attributes(self, **changes: Any) -> AssetSpec:
         """A copy with ``changes`` applied (Dagster's name)."""
@@ -122,6 +108,13 @@ class AssetSpec:
             changes["deps"] = to_deps(changes["deps"])
         if "key" in changes:
             changes["key"] = to_asset_key(changes["key"])
+        for name in ("metadata", "tags"):
+            if name in changes:
+                changes[name] = freeze(changes[name])
+        if "owners" in changes:
+            changes["owners"] = _tuple_of_strings(changes["owners"])
+        if "kinds" in changes:
+            changes["kinds"] = frozenset(changes["kinds"] or ())
         return replace(self, **changes)
 
     def merge_attributes(
@@ -136,9 +129,9 @@ class AssetSpec:
         """A copy with these added to what the spec already has (Dagster's name)."""
         return replace(
             self,
-            metadata={**self.metadata, **(metadata or {})},
+            metadata=freeze({**self.metadata, **(metadata or {})}),
             owners=self.owners + tuple(o for o in owners or () if o not in self.owners),
-            tags={**self.tags, **(tags or {})},
+            tags=freeze({**self.tags, **(tags or {})}),
             kinds=self.kinds | frozenset(kinds or ()),
             deps=to_deps([*self.deps, *(deps or ())]),
         )
@@ -150,10 +143,11 @@ class AssetSpec:
 
 
 _asset_of = attrgetter("asset")
-_BuildingSpec = building(AssetSpec)
+_build_spec = builder(AssetSpec)
 
 
 def new_spec(
+    *,
     key: AssetKey,
     deps: tuple[AssetDep, ...],
     description: str | None,
@@ -166,49 +160,29 @@ def new_spec(
     owners: tuple[str, ...],
     tags: Mapping[str, str],
     kinds: frozenset[str],
-    /,
 ) -> AssetSpec:
-    """An `AssetSpec` of values already in the form `AssetSpec.__init__` gives them.
-
-    Positional only, in field order: keyword matching alone costs more than building the
-    record (see `flowdev.records`).
-    """
-    spec = object.__new__(_BuildingSpec)
-    spec.key = key
-    spec.deps = deps
-    spec.description = description
-    spec.metadata = metadata
-    spec.skippable = skippable
-    spec.group_name = group_name
-    spec.code_version = code_version
-    spec.freshness_policy = freshness_policy
-    spec.automation_condition = automation_condition
-    spec.owners = owners
-    spec.tags = tags
-    spec.kinds = kinds
-    spec.__class__ = AssetSpec
-    return spec
+    """An `AssetSpec` of values already in the form `AssetSpec` keeps them (a key, a
+    tuple of deps, frozen mappings, ...): the fast build, which checks nothing."""
+    return _build_spec(
+        key=key,
+        deps=deps,
+        description=description,
+        metadata=metadata,
+        skippable=skippable,
+        group_name=group_name,
+        code_version=code_version,
+        freshness_policy=freshness_policy,
+        automation_condition=automation_condition,
+        owners=owners,
+        tags=tags,
+        kinds=kinds,
+    )
 
 
-@record
+@record(init=False)
 class AssetOut:
     """One output of a `multi_asset` written with ``outs={"name": AssetOut(...)}``."""
 
-    __slots__ = (
-        "key",
-        "key_prefix",
-        "group_name",
-        "description",
-        "metadata",
-        "io_manager_key",
-        "is_required",
-        "code_version",
-        "freshness_policy",
-        "owners",
-        "tags",
-        "kinds",
-        "deps",
-    )
     key: AssetKey | None
     key_prefix: tuple[str, ...] | None
     group_name: str | None
@@ -218,36 +192,48 @@ class AssetOut:
     is_required: bool
     code_version: str | None
     freshness_policy: FreshnessPolicy | None
-    owners: Sequence[str] | None
+    owners: tuple[str, ...] | None
     tags: Mapping[str, str] | None
-    kinds: Iterable[str] | None
-    deps: Iterable[Any] | None
+    kinds: frozenset[str] | None
+    deps: tuple[Any, ...] | None
 
-    def __init__(self, key: Any = None, **kwargs: Any) -> None:
-        prefix = kwargs.pop("key_prefix", None)
-        object.__setattr__(self, "key", None if key is None else to_asset_key(key))
-        object.__setattr__(
-            self, "key_prefix", (prefix,) if isinstance(prefix, str) else prefix and tuple(prefix)
+    def __new__(
+        cls,
+        key: Any = None,
+        *,
+        key_prefix: str | Sequence[str] | None = None,
+        group_name: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        io_manager_key: str | None = None,
+        is_required: bool = True,
+        code_version: str | None = None,
+        freshness_policy: FreshnessPolicy | None = None,
+        owners: Sequence[str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        kinds: Iterable[str] | None = None,
+        deps: Iterable[Any] | None = None,
+        dagster_type: Any = None,
+    ) -> AssetOut:
+        asset_key = None if key is None else to_asset_key(key)
+        where = "AssetOut" if asset_key is None else f"AssetOut {asset_key.to_user_string()!r}"
+        refuse_unsupported(where, dagster_type=dagster_type)
+        prefix = (key_prefix,) if isinstance(key_prefix, str) else key_prefix
+        return _build_out(
+            key=asset_key,
+            key_prefix=None if prefix is None else tuple(prefix),
+            group_name=group_name,
+            description=description,
+            metadata=None if metadata is None else freeze(metadata),
+            io_manager_key=io_manager_key,
+            is_required=is_required,
+            code_version=code_version,
+            freshness_policy=freshness_policy,
+            owners=None if owners is None else tuple(owners),
+            tags=None if tags is None else freeze(tags),
+            kinds=None if kinds is None else frozenset(kinds),
+            deps=None if deps is None else tuple(deps),
         )
-        for name in fields(AssetOut)[2:]:
-            object.__setattr__(self, name, kwargs.pop(name, AssetOut._defaults[name]))
-        kwargs.pop("dagster_type", None)
-        if kwargs:
-            raise InvalidDefinitionError(f"AssetOut got unknown arguments: {sorted(kwargs)}")
-
-    _defaults = {
-        "group_name": None,
-        "description": None,
-        "metadata": None,
-        "io_manager_key": None,
-        "is_required": True,
-        "code_version": None,
-        "freshness_policy": None,
-        "owners": None,
-        "tags": None,
-        "kinds": None,
-        "deps": None,
-    }
 
     def to_spec(self, output_name: str, default_group: str | None) -> AssetSpec:
         """The spec of this output, named after its key or the output name."""
@@ -269,6 +255,72 @@ class AssetOut:
         )
 
 
+_build_out = builder(AssetOut)
+
+
+class LazyParts:
+    """The parts of an `AssetsDefinition` that may be made when first read: its specs and
+    its inputs by parameter. ``make(pending)`` returns those it was left to make, by name.
+
+    Filled once, then never changed; equal when what they hold (or will) is equal.
+    """
+
+    __slots__ = ("specs", "input_keys", "_make", "_pending")
+    specs: tuple[AssetSpec, ...]
+    input_keys: Mapping[str, AssetKey]
+
+    def __init__(
+        self,
+        make: Callable[[Any], dict[str, Any]] | None = None,
+        pending: Any = None,
+        *,
+        specs: tuple[AssetSpec, ...] | None = None,
+        input_keys: Mapping[str, AssetKey] | None = None,
+    ) -> None:
+        self._make = make
+        self._pending = pending
+        if specs is not None:
+            self.specs = specs
+        if input_keys is not None:
+            self.input_keys = input_keys
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for a slot that is not set: a part still to be made.
+        if name in ("specs", "input_keys") and self._make is not None:
+            for part, value in self._make(self._pending).items():
+                if not self.is_made(part):
+                    object.__setattr__(self, part, value)
+            return object.__getattribute__(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def is_made(self, name: str) -> bool:
+        """Whether the part ``name`` has been given or made."""
+        try:
+            object.__getattribute__(self, name)
+        except AttributeError:
+            return False
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LazyParts):
+            return NotImplemented
+        return self.specs == other.specs and self.input_keys == other.input_keys
+
+    def __hash__(self) -> int:
+        return hash((self.specs, freeze(self.input_keys)))
+
+    def __repr__(self) -> str:
+        made = {name: getattr(self, name) for name in ("specs", "input_keys") if self.is_made(name)}
+        return f"LazyParts({', '.join(f'{k}={v!r}' for k, v in made.items()) or '...'})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_made_parts, (self.specs, self.input_keys))
+
+
+def _made_parts(specs: tuple[AssetSpec, ...], input_keys: Mapping[str, AssetKey]) -> LazyParts:
+    return LazyParts(specs=specs, input_keys=input_keys)
+
+
 @record
 class AssetsDefinition:
     """A function that materializes one or more assets, with everything known about them.
@@ -276,61 +328,35 @@ class AssetsDefinition:
     Call it like the function it wraps to test it with plain arguments.
     """
 
-    __slots__ = (
-        "fn",
-        "op_name",
-        "keys",
-        # The keys each asset depends on, in the order of `keys`: what validation and
-        # the graph read, without making the specs.
-        "parents",
-        "specs",
-        "output_names",
-        "io_manager_keys",
-        "input_keys",
-        "input_manager_keys",
-        "context_param",
-        "resource_params",
-        "config_param",
-        "required_resource_keys",
-        "resource_defs",
-        "retry_policy",
-        "can_subset",
-        "check_specs",
-        "op_tags",
-        # While fields are still to be made: ``_make(self, _pending)`` returns them by
-        # name (see `new_assets_def`).
-        "_make",
-        "_pending",
-    )
     fn: Callable[..., Any]
     op_name: str
     keys: tuple[AssetKey, ...]  # the keys this definition materializes
+    # The keys each asset depends on, in the order of `keys`: what validation and the
+    # graph read, without making the specs.
     parents: tuple[tuple[AssetKey, ...], ...]
-    specs: tuple[AssetSpec, ...]
-    output_names: tuple[str, ...]
-    io_manager_keys: tuple[str, ...]
-    input_keys: Mapping[str, AssetKey]
-    input_manager_keys: Mapping[str, str]
-    context_param: str | None
-    resource_params: Mapping[str, str]
-    config_param: tuple[str, type] | None
-    required_resource_keys: frozenset[str]
-    resource_defs: Mapping[str, Any]
-    retry_policy: Any
-    can_subset: bool
-    check_specs: tuple[Any, ...]
-    op_tags: Mapping[str, str]
-    _make: Callable[[AssetsDefinition, Any], dict[str, Any]]
-    _pending: Any
+    lazy: LazyParts  # the specs and inputs by parameter (see `specs`, `input_keys`)
+    output_names: tuple[str, ...] = ("result",)
+    io_manager_keys: tuple[str, ...] = DEFAULT_IO_MANAGER_KEYS
+    input_manager_keys: Mapping[str, str] = EMPTY
+    context_param: str | None = None
+    resource_params: Mapping[str, str] = EMPTY
+    config_param: tuple[str, type] | None = None
+    required_resource_keys: frozenset[str] = _NO_KEYS
+    resource_defs: Mapping[str, Any] = EMPTY
+    retry_policy: Any = None
+    can_subset: bool = False
+    check_specs: tuple[Any, ...] = ()
+    op_tags: Mapping[str, str] = EMPTY
 
-    def __getattr__(self, name: str) -> Any:
-        # Reached only for a slot that is not set: a field still to be made.
-        if name in _MADE_LATER:
-            made = object.__getattribute__(self, "_make")(self, self._pending)
-            for field, value in made.items():
-                object.__setattr__(self, field, value)
-            return object.__getattribute__(self, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    @property
+    def specs(self) -> tuple[AssetSpec, ...]:
+        """The spec of each asset, in the order of `keys`."""
+        return self.lazy.specs
+
+    @property
+    def input_keys(self) -> Mapping[str, AssetKey]:
+        """The upstream key whose value each parameter receives."""
+        return self.lazy.input_keys
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -378,7 +404,8 @@ class AssetsDefinition:
                     f"cannot rename asset {old.key.to_user_string()!r} to "
                     f"{new.key.to_user_string()!r} through its spec; use key_prefix= or key="
                 )
-        return replace(self, specs=new_specs, parents=_parents_of(new_specs))
+        parts = LazyParts(specs=new_specs, input_keys=self.input_keys)
+        return replace(self, lazy=parts, parents=_parents_of(new_specs))
 
     def with_attributes(
         self,
@@ -389,19 +416,18 @@ class AssetsDefinition:
         """A copy with keys renamed by ``asset_key_map`` (its own, its inputs' and its
         deps') and, when given, every asset moved to ``group_name``."""
         key_map = asset_key_map or {}
-        if not _is_set(self, "specs"):
+        if not self.lazy.is_made("specs"):
             # `load_assets_from_modules(group_name=..., key_prefix=...)` runs this once
             # per asset on every load of many projects: the specs (and a plain asset's
             # inputs) are moved when first read, from this definition's.
             return _moved_later(self, key_map, group_name)
         new_specs = _moved_specs(self.specs, key_map, group_name)
-        new_inputs = {name: key_map.get(key, key) for name, key in self.input_keys.items()}
+        new_inputs = freeze({name: key_map.get(key, key) for name, key in self.input_keys.items()})
         return replace(
             self,
             keys=tuple(spec.key for spec in new_specs),
             parents=_parents_of(new_specs),
-            specs=new_specs,
-            input_keys=new_inputs,
+            lazy=LazyParts(specs=new_specs, input_keys=new_inputs),
         )
 
 
@@ -418,14 +444,6 @@ def _moved_specs(
     )
 
 
-def _is_set(assets_def: AssetsDefinition, name: str) -> bool:
-    try:
-        object.__getattribute__(assets_def, name)
-    except AttributeError:
-        return False
-    return True
-
-
 def _moved_later(
     source: AssetsDefinition, key_map: Mapping[AssetKey, AssetKey], group_name: str | None
 ) -> AssetsDefinition:
@@ -435,95 +453,32 @@ def _moved_later(
     def moved(key: AssetKey) -> AssetKey:
         return key_map.get(key, key)
 
-    clone = object.__new__(_BuildingAssetsDefinition)
-    for name in AssetsDefinition.__slots__:
-        if _is_set(source, name):
-            setattr(clone, name, object.__getattribute__(source, name))
-    clone.keys = tuple(map(moved, source.keys))
-    clone.parents = tuple(tuple(map(moved, parents)) for parents in source.parents)
-    if _is_set(source, "input_keys"):
-        clone.input_keys = {name: moved(key) for name, key in source.input_keys.items()}
-    clone._make = _made_from_source
-    clone._pending = (source, key_map, group_name)
-    clone.__class__ = AssetsDefinition
-    return clone
+    source_parts = source.lazy
+    input_keys = None
+    if source_parts.is_made("input_keys"):
+        input_keys = freeze({name: moved(key) for name, key in source.input_keys.items()})
+    return replace(
+        source,
+        keys=tuple(map(moved, source.keys)),
+        parents=tuple(tuple(map(moved, parents)) for parents in source.parents),
+        lazy=LazyParts(
+            _made_from_source, (source_parts, key_map, group_name), input_keys=input_keys
+        ),
+    )
 
 
-def _made_from_source(assets_def: AssetsDefinition, pending: Any) -> dict[str, Any]:
-    source, key_map, group_name = pending
+def _made_from_source(pending: Any) -> dict[str, Any]:
+    source_parts, key_map, group_name = pending
     return {
-        "specs": _moved_specs(source.specs, key_map, group_name),
-        "input_keys": {name: key_map.get(key, key) for name, key in source.input_keys.items()},
+        "specs": _moved_specs(source_parts.specs, key_map, group_name),
+        "input_keys": freeze(
+            {name: key_map.get(key, key) for name, key in source_parts.input_keys.items()}
+        ),
     }
 
 
 def _parents_of(specs: Iterable[AssetSpec]) -> tuple[tuple[AssetKey, ...], ...]:
     return tuple(spec.dep_keys for spec in specs)
-
-
-_BuildingAssetsDefinition = building(AssetsDefinition)
-# The fields `new_assets_def` may leave to ``pending``.
-_MADE_LATER = frozenset({"specs", "input_keys"})
-
-
-def new_assets_def(
-    fn: Callable[..., Any],
-    op_name: str,
-    keys: tuple[AssetKey, ...],
-    parents: tuple[tuple[AssetKey, ...], ...],
-    specs: tuple[AssetSpec, ...] | None,
-    make: Callable[[AssetsDefinition, Any], dict[str, Any]] | None,
-    pending: Any,
-    output_names: tuple[str, ...],
-    io_manager_keys: tuple[str, ...],
-    input_keys: Mapping[str, AssetKey] | None,
-    input_manager_keys: Mapping[str, str],
-    context_param: str | None,
-    resource_params: Mapping[str, str],
-    config_param: tuple[str, type] | None,
-    required_resource_keys: frozenset[str],
-    resource_defs: Mapping[str, Any],
-    retry_policy: Any,
-    can_subset: bool,
-    check_specs: tuple[Any, ...],
-    op_tags: Mapping[str, str],
-    /,
-) -> AssetsDefinition:
-    """An `AssetsDefinition` built the fast way (see `flowdev.records`); positional only,
-    like `new_spec`.
-
-    ``parents`` holds each key's dependencies, in the order of ``keys``. ``specs`` and
-    ``input_keys`` may be None, to be made when one is first read: then
-    ``make(assets_def, pending)`` returns them by name.
-    Most of a load never reads them, and a run's worker reads them only for the assets
-    it runs.
-    """
-    assets_def = object.__new__(_BuildingAssetsDefinition)
-    assets_def.fn = fn
-    assets_def.op_name = op_name
-    assets_def.keys = keys
-    assets_def.parents = parents
-    if specs is not None:
-        assets_def.specs = specs
-    if input_keys is not None:
-        assets_def.input_keys = input_keys
-    if make is not None:
-        assets_def._make = make
-        assets_def._pending = pending
-    assets_def.output_names = output_names
-    assets_def.io_manager_keys = io_manager_keys
-    assets_def.input_manager_keys = input_manager_keys
-    assets_def.context_param = context_param
-    assets_def.resource_params = resource_params
-    assets_def.config_param = config_param
-    assets_def.required_resource_keys = required_resource_keys
-    assets_def.resource_defs = resource_defs
-    assets_def.retry_policy = retry_policy
-    assets_def.can_subset = can_subset
-    assets_def.check_specs = check_specs
-    assets_def.op_tags = op_tags
-    assets_def.__class__ = AssetsDefinition
-    return assets_def
 
 
 def map_asset_specs(change: Callable[[AssetSpec], AssetSpec], assets: Iterable[Any]) -> list[Any]:

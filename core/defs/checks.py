@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from flowdev.defs.descriptions import description_of
-from flowdev.errors import InvalidDefinitionError
+from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.keys import AssetKey, to_asset_key, to_dep_key
+
+from ..records import EMPTY, builder, freeze, record
 
 
 class AssetCheckSeverity(Enum):
@@ -19,7 +20,7 @@ class AssetCheckSeverity(Enum):
     ERROR = "ERROR"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AssetCheckKey:
     """The identity of a check: the asset it checks and its name."""
 
@@ -31,7 +32,7 @@ class AssetCheckKey:
         return f"{self.asset_key.to_user_string()}:{self.name}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, init=False)
+@record(init=False)
 class AssetCheckSpec:
     """A declared check on an asset."""
 
@@ -41,8 +42,8 @@ class AssetCheckSpec:
     blocking: bool = False
     additional_deps: tuple[AssetKey, ...] = ()
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         name: str,
         *,
         asset: Any,
@@ -50,13 +51,17 @@ class AssetCheckSpec:
         blocking: bool = False,
         additional_deps: Iterable[Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "asset_key", to_dep_key(asset))
-        object.__setattr__(self, "description", description)
-        object.__setattr__(self, "blocking", blocking)
-        object.__setattr__(
-            self, "additional_deps", tuple(to_dep_key(d) for d in additional_deps or ())
+    ) -> AssetCheckSpec:
+        asset_key = to_dep_key(asset)
+        refuse_unsupported(
+            f"AssetCheckSpec {name!r} on {asset_key.to_user_string()!r}", metadata=metadata
+        )
+        return _new_check_spec(
+            name=name,
+            asset_key=asset_key,
+            description=description,
+            blocking=blocking,
+            additional_deps=tuple(to_dep_key(d) for d in additional_deps or ()),
         )
 
     @property
@@ -65,19 +70,22 @@ class AssetCheckSpec:
         return AssetCheckKey(self.asset_key, self.name)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, init=False)
+_new_check_spec = builder(AssetCheckSpec)
+
+
+@record(init=False)
 class AssetCheckResult:
     """The outcome of one check; return it from an `@asset_check` function."""
 
     passed: bool
     asset_key: AssetKey | None = None
     check_name: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = EMPTY
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
     description: str | None = None
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         passed: bool,
         asset_key: Any = None,
@@ -85,18 +93,21 @@ class AssetCheckResult:
         metadata: Mapping[str, Any] | None = None,
         severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
         description: str | None = None,
-    ) -> None:
-        object.__setattr__(self, "passed", bool(passed))
-        object.__setattr__(
-            self, "asset_key", None if asset_key is None else to_asset_key(asset_key)
+    ) -> AssetCheckResult:
+        return _new_check_result(
+            passed=bool(passed),
+            asset_key=None if asset_key is None else to_asset_key(asset_key),
+            check_name=check_name,
+            metadata=freeze(metadata),
+            severity=severity,
+            description=description,
         )
-        object.__setattr__(self, "check_name", check_name)
-        object.__setattr__(self, "metadata", dict(metadata or {}))
-        object.__setattr__(self, "severity", severity)
-        object.__setattr__(self, "description", description)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+_new_check_result = builder(AssetCheckResult)
+
+
+@record
 class AssetChecksDefinition:
     """A function that evaluates one asset check."""
 
@@ -105,7 +116,7 @@ class AssetChecksDefinition:
     context_param: str | None
     asset_param: str | None
     required_resource_keys: frozenset[str] = frozenset()
-    resource_params: Mapping[str, str] = field(default_factory=dict)
+    resource_params: Mapping[str, str] = EMPTY
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -134,10 +145,15 @@ def asset_check(
     """Declare a check on ``asset``; the function returns an `AssetCheckResult`.
 
     A parameter named after the asset (its key's last part) receives its value.
+
+    Raises:
+        UnsupportedArgumentError: ``additional_ins=`` was given; flowdev does not
+            implement it yet (``additional_deps=`` orders the check after other assets).
     """
     from flowdev.resources.resource import ConfigurableResource
 
     def decorate(fn: Callable[..., Any]) -> AssetChecksDefinition:
+        refuse_unsupported(f"@asset_check {name or fn.__name__!r}", additional_ins=additional_ins)
         spec = AssetCheckSpec(
             name or fn.__name__,
             asset=asset,
@@ -170,7 +186,7 @@ def asset_check(
             asset_param=asset_param,
             required_resource_keys=frozenset(required_resource_keys or ())
             | frozenset(resources.values()),
-            resource_params=resources,
+            resource_params=freeze(resources),
         )
 
     return decorate

@@ -20,14 +20,12 @@ from __future__ import annotations
 import linecache
 import os
 from contextlib import suppress
+from typing import TYPE_CHECKING, Any
 
-# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ast
     from collections.abc import Callable, Iterator
     from pathlib import Path
-    from typing import Any
 
 _versions_by_file: dict[str, dict[int, str]] = {}
 _cache_dir: str | None = None

@@ -12,34 +12,35 @@ Decoration is on every project load's hot path (10,000 assets: 10,000 calls), so
 reads ``__code__`` and ``__annotations__`` directly instead of building an
 `inspect.Signature`, resolves a string annotation by name before falling back to
 ``eval``, imports the resource and config classes only when an annotation may be one,
-and builds its records through `new_spec` / `new_assets_def`. An `@asset`'s spec is
-made when it is first read (`_made_later`): a load needs only keys and
-dependencies. Every argument is still checked when the decorator runs.
+and builds its records by keyword (`AssetsDefinition` and `new_spec`). The arguments of
+``@asset(...)`` travel as one `AssetDecoratorArgs`, as in Dagster. An `@asset`'s spec is
+made when it is first read (`_made_later`): a load needs only keys and dependencies.
+Every argument is still checked when the decorator runs.
 """
 
 from __future__ import annotations
 
 import builtins
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from flowdev.defs.assets import (
     DEFAULT_IO_MANAGER_KEY,
     DEFAULT_IO_MANAGER_KEYS,
     AssetsDefinition,
     AssetSpec,
-    new_assets_def,
+    LazyParts,
     new_spec,
     to_deps,
 )
 from flowdev.defs.descriptions import description_of
-from flowdev.errors import InvalidDefinitionError
+from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.keys import AssetKey, dep_on, named_key, to_asset_key
 
-# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
-TYPE_CHECKING = False
+from ..records import EMPTY, builder, freeze, record, values_builder
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
-    from typing import Any
 
     from flowdev.defs.assets import AssetOut
     from flowdev.defs.policies import FreshnessPolicy, RetryPolicy
@@ -48,9 +49,9 @@ if TYPE_CHECKING:
 _CONTEXT_TYPE_NAMES = {"AssetExecutionContext", "OpExecutionContext", "AssetCheckExecutionContext"}
 _RESULT = ("result",)
 _NO_KEYS: frozenset[str] = frozenset()
+# The fast build (see `flowdev.records`): a definition is made once per asset per load.
+_new_assets_def = builder(AssetsDefinition)
 
-
-_EMPTY: Mapping[str, Any] = {}  # shared by every definition with nothing there; never written
 
 if TYPE_CHECKING:
     # What `_roles` reads from a function's parameters: (context parameter, upstream inputs
@@ -176,9 +177,8 @@ def _build(
     fn: Callable[..., Any],
     roles: _Roles,
     where: tuple[str, AssetKey | str],
+    *,
     op_name: str,
-    keys: tuple[AssetKey, ...],
-    parents: tuple[tuple[AssetKey, ...], ...],
     specs: tuple[AssetSpec, ...],
     output_names: tuple[str, ...],
     io_manager_keys: tuple[str, ...],
@@ -189,38 +189,40 @@ def _build(
     check_specs: Sequence[Any] | None,
     op_tags: Mapping[str, str] | None,
 ) -> AssetsDefinition:
-    """The definition both `@asset` and `@multi_asset` return; ``where`` is what
-    `_where` names it by in errors."""
+    """The definition `@multi_asset` returns; ``where`` is what `_where` names it by in
+    errors."""
     context, inputs, resources, input_managers, config = roles
-    if required_resource_keys or resources:
-        resource_keys = frozenset(required_resource_keys or ()) | frozenset(resources)
-    else:
-        resource_keys = _NO_KEYS
+    keys = tuple(spec.key for spec in specs)
     if check_specs:
         check_specs = tuple(check_specs)
         _validate_check_specs(check_specs, keys, _where(*where))
-    return new_assets_def(
-        fn,
-        op_name,
-        keys,
-        parents,
-        specs,
-        None,  # nothing made later: a multi-asset's specs are made by the decorator
-        None,
-        output_names,
-        io_manager_keys,
-        inputs,
-        input_managers,
-        context,
-        resources,
-        config,
-        resource_keys,
-        dict(resource_defs) if resource_defs else _EMPTY,
-        retry_policy,
-        can_subset,
-        check_specs or (),
-        dict(op_tags) if op_tags else _EMPTY,
+    return _new_assets_def(
+        fn=fn,
+        op_name=op_name,
+        keys=keys,
+        parents=tuple(spec.dep_keys for spec in specs),
+        lazy=LazyParts(specs=specs, input_keys=freeze(inputs)),
+        output_names=output_names,
+        io_manager_keys=io_manager_keys,
+        input_manager_keys=freeze(input_managers),
+        context_param=context,
+        resource_params=freeze(resources),
+        config_param=config,
+        required_resource_keys=_resource_keys(required_resource_keys, resources),
+        resource_defs=freeze(resource_defs),
+        retry_policy=retry_policy,
+        can_subset=can_subset,
+        check_specs=check_specs or (),
+        op_tags=freeze(op_tags),
     )
+
+
+def _resource_keys(
+    required_resource_keys: Iterable[str] | None, resources: Mapping[str, str]
+) -> frozenset[str]:
+    if required_resource_keys or resources:
+        return frozenset(required_resource_keys or ()) | frozenset(resources)
+    return _NO_KEYS
 
 
 def _validate_check_specs(checks: tuple[Any, ...], keys: tuple[AssetKey, ...], where: str) -> None:
@@ -233,6 +235,37 @@ def _validate_check_specs(checks: tuple[Any, ...], keys: tuple[AssetKey, ...], w
                 f"materialize (it materializes {produced}). Point the AssetCheckSpec's "
                 "asset= at one of these, or write the check as an @asset_check."
             )
+
+
+@record
+class AssetDecoratorArgs:
+    """The arguments of one ``@asset(...)``, as the decorator keeps them until the
+    function arrives (and its spec is made from them later: `_made_later`)."""
+
+    name: str | None = None
+    key_prefix: str | Sequence[str] | None = None
+    key: Any = None
+    ins: Mapping[str, AssetIn] | None = None
+    deps: Sequence[Any] | None = None  # with ``non_argument_deps=`` added
+    metadata: Mapping[str, Any] | None = None
+    tags: Mapping[str, str] | None = None
+    description: str | None = None
+    required_resource_keys: Iterable[str] | None = None
+    resource_defs: Mapping[str, Any] | None = None
+    io_manager_key: str | None = None
+    group_name: str | None = None
+    code_version: str | None = None
+    freshness_policy: FreshnessPolicy | None = None  # or ``legacy_freshness_policy=``
+    retry_policy: RetryPolicy | None = None
+    owners: Sequence[str] | None = None
+    kinds: Iterable[str] | None = None
+    check_specs: Sequence[Any] | None = None
+    op_tags: Mapping[str, str] | None = None
+    automation_condition: Any = None
+    output_required: bool = True
+
+
+_decorator_args = values_builder(AssetDecoratorArgs)
 
 
 def asset(
@@ -270,37 +303,49 @@ def asset(
 
     Used bare (``@asset``) or with arguments (``@asset(group_name="ingest")``); the
     arguments and their meaning are Dagster's.
-    """
 
-    if partitions_def is not None:
-        raise InvalidDefinitionError(
-            f"@asset {name or key!r}: partitions are not supported by flowdev yet; remove "
-            "partitions_def="
+    Raises:
+        UnsupportedArgumentError: ``partitions_def=``, ``config_schema=``,
+            ``dagster_type=`` or ``pool=`` was given; flowdev does not implement them yet.
+    """
+    if partitions_def or config_schema or dagster_type or pool:
+        unsupported = {
+            "partitions_def": partitions_def,
+            "config_schema": config_schema,
+            "dagster_type": dagster_type,
+            "pool": pool,
+        }
+        if compute_fn is None and name is None and key is None:
+            # Refused when the function arrives, so that the error can name it.
+            return partial(_refuse_asset_arguments, unsupported, None)
+        _refuse_asset_arguments(unsupported, name or key, compute_fn)
+    all_deps = [*(deps or ()), *(non_argument_deps or ())] if deps or non_argument_deps else None
+    # Every field in field order, each the argument of its name: `asset(...)` runs once
+    # per asset per load, and a keyword build would cost as much again as the rest of it.
+    args = _decorator_args(
+        (
+            name,
+            key_prefix,
+            key,
+            ins,
+            all_deps,
+            metadata,
+            tags,
+            description,
+            required_resource_keys,
+            resource_defs,
+            io_manager_key,
+            group_name,
+            code_version,
+            freshness_policy or legacy_freshness_policy,
+            retry_policy,
+            owners,
+            kinds,
+            check_specs,
+            op_tags,
+            automation_condition,
+            output_required,
         )
-    # A tuple and a partial rather than a closure: a closure over these arguments would
-    # make a cell for each on every call, and `asset(...)` runs once per asset per load.
-    options = (
-        name,
-        key_prefix,
-        key,
-        ins,
-        [*(deps or ()), *(non_argument_deps or ())] if deps or non_argument_deps else None,
-        metadata,
-        tags,
-        description,
-        required_resource_keys,
-        resource_defs,
-        io_manager_key,
-        group_name,
-        code_version,
-        freshness_policy or legacy_freshness_policy,
-        retry_policy,
-        owners,
-        kinds,
-        check_specs,
-        op_tags,
-        automation_condition,
-        output_required,
     )
     # Most assets only describe themselves (group, description, metadata, ...): their
     # decorator takes the short path.
@@ -310,7 +355,7 @@ def asset(
         and key_prefix is None
         and key is None
         and not ins
-        and options[4] is None  # deps
+        and all_deps is None
         and required_resource_keys is None
         and resource_defs is None
         and io_manager_key is None
@@ -319,70 +364,45 @@ def asset(
         else _decorate_asset
     )
     if compute_fn is not None:
-        return decorate(options, compute_fn)
-    return partial(decorate, options)
+        return decorate(args, compute_fn)
+    return partial(decorate, args)
 
 
-def _decorate_plain(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsDefinition:
-    """`_decorate_asset` for an `@asset` whose options leave its key, inputs and
+def _refuse_asset_arguments(
+    arguments: dict[str, Any], name: Any, fn: Callable[..., Any] | None
+) -> Any:
+    """Raise `UnsupportedArgumentError` for the first of ``arguments`` given to the
+    `@asset` named ``name`` (a name or key) or, without one, of ``fn``."""
+    named = name if name is not None else getattr(fn, "__name__", None)
+    where = "@asset" if named is None else _where("@asset", to_asset_key(named))
+    refuse_unsupported(where, **arguments)
+
+
+def _decorate_plain(args: AssetDecoratorArgs, fn: Callable[..., Any]) -> AssetsDefinition:
+    """`_decorate_asset` for an `@asset` whose arguments leave its key, inputs and
     resources to the function, and whose parameters carry no annotations: each one (after
     a leading ``context``) is the upstream asset of its name. Once per asset per load."""
     parameters = _plain_parameters(fn)
     if parameters is None:
-        return _decorate_asset(options, fn)  # a resource, config or context parameter
+        return _decorate_asset(args, fn)  # a resource, config or context parameter
     context, names = parameters
-    if options[5] or options[6] or options[15] or options[16]:
-        _check_spec_arguments(named_key(fn.__name__), *options[5:7], *options[15:17])
-    name = fn.__name__
-    return new_assets_def(
-        fn,
-        name,  # op name
-        (named_key(name),),
-        (tuple(map(named_key, names)),),
-        None,  # specs and input keys: made on first read
-        _made_later,
-        options,
-        _RESULT,  # output names
-        DEFAULT_IO_MANAGER_KEYS,
-        None,
-        _EMPTY,  # input managers
-        context,
-        _EMPTY,  # resource parameters
-        None,  # config parameter
-        _NO_KEYS,  # required resource keys
-        _EMPTY,  # resource definitions
-        options[14],  # retry policy
-        False,  # can_subset
-        (),  # check specs
-        _EMPTY,  # op tags
+    key = named_key(fn.__name__)
+    if args.metadata or args.tags or args.owners or args.kinds:
+        _check_spec_arguments(key, args.metadata, args.tags, args.owners, args.kinds)
+    parents = tuple(map(named_key, names))
+    return _new_assets_def(
+        fn=fn,
+        op_name=fn.__name__,
+        keys=(key,),
+        parents=(parents,),
+        lazy=LazyParts(_made_later, (fn, key, parents, args)),
+        context_param=context,
+        retry_policy=args.retry_policy,
     )
 
 
-def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsDefinition:
-    # The spec's own options (the underscored ones) wait for `_made_later`.
-    (
-        name,
-        key_prefix,
-        key,
-        ins,
-        deps,
-        metadata,
-        tags,
-        _description,
-        required_resource_keys,
-        resource_defs,
-        io_manager_key,
-        _group_name,
-        _code_version,
-        _freshness_policy,
-        retry_policy,
-        owners,
-        kinds,
-        check_specs,
-        op_tags,
-        _automation_condition,
-        _output_required,
-    ) = options
+def _decorate_asset(args: AssetDecoratorArgs, fn: Callable[..., Any]) -> AssetsDefinition:
+    name, key_prefix, key = args.name, args.key_prefix, args.key
     if key is not None:
         if name is not None or key_prefix is not None:
             raise InvalidDefinitionError(
@@ -394,49 +414,47 @@ def _decorate_asset(options: tuple[Any, ...], fn: Callable[..., Any]) -> AssetsD
     else:
         asset_key = AssetKey((*_prefix(key_prefix), name or fn.__name__))
 
-    parameters = None if ins or deps else _plain_parameters(fn)
+    parameters = None if args.ins or args.deps else _plain_parameters(fn)
     if parameters is not None:
         # Each parameter is the upstream asset of its name: the parameter-to-key
         # mapping and the spec are made when first read (`_made_later`).
         context, names = parameters
         parents = tuple(map(named_key, names))
-        inputs: dict[str, AssetKey] | None = None
-        resources: Mapping[str, str] = _EMPTY
-        input_managers: Mapping[str, str] = _EMPTY
+        lazy = LazyParts(_made_later, (fn, asset_key, parents, args))
+        resources: Mapping[str, str] = EMPTY
+        input_managers: Mapping[str, str] = EMPTY
         config = None
     else:
-        context, inputs, resources, input_managers, config = _roles(fn, ins, "@asset", asset_key)
-        parents = tuple(dep.asset for dep in _spec_deps(inputs, deps))
-    if metadata or tags or owners or kinds:
-        _check_spec_arguments(asset_key, metadata, tags, owners, kinds)
+        context, inputs, resources, input_managers, config = _roles(
+            fn, args.ins, "@asset", asset_key
+        )
+        inputs_by_name = freeze(inputs)
+        parents = tuple(dep.asset for dep in _spec_deps(inputs, args.deps))
+        lazy = LazyParts(
+            _spec_made_later, (fn, asset_key, inputs_by_name, args), input_keys=inputs_by_name
+        )
+    if args.metadata or args.tags or args.owners or args.kinds:
+        _check_spec_arguments(asset_key, args.metadata, args.tags, args.owners, args.kinds)
+    check_specs = tuple(args.check_specs) if args.check_specs else ()
     if check_specs:
-        check_specs = tuple(check_specs)
         _validate_check_specs(check_specs, (asset_key,), _where("@asset", asset_key))
     path = asset_key.path
-    # `_build`'s work, spelled out for the one-asset case: this runs once per asset.
-    return new_assets_def(
-        fn,
-        path[0] if len(path) == 1 else "__".join(path),  # op name
-        (asset_key,),
-        (parents,),
-        None,  # specs: made on first read
-        _made_later if inputs is None else _spec_made_later,
-        options,
-        _RESULT,  # output names
-        (io_manager_key,) if io_manager_key else DEFAULT_IO_MANAGER_KEYS,
-        inputs,
-        input_managers,
-        context,
-        resources,
-        config,
-        frozenset(required_resource_keys or ()) | frozenset(resources)
-        if required_resource_keys or resources
-        else _NO_KEYS,
-        dict(resource_defs) if resource_defs else _EMPTY,
-        retry_policy,
-        False,  # can_subset
-        check_specs or (),
-        dict(op_tags) if op_tags else _EMPTY,
+    return _new_assets_def(
+        fn=fn,
+        op_name=path[0] if len(path) == 1 else "__".join(path),
+        keys=(asset_key,),
+        parents=(parents,),
+        lazy=lazy,
+        io_manager_keys=(args.io_manager_key,) if args.io_manager_key else DEFAULT_IO_MANAGER_KEYS,
+        input_manager_keys=freeze(input_managers),
+        context_param=context,
+        resource_params=freeze(resources),
+        config_param=config,
+        required_resource_keys=_resource_keys(args.required_resource_keys, resources),
+        resource_defs=freeze(args.resource_defs),
+        retry_policy=args.retry_policy,
+        check_specs=check_specs,
+        op_tags=freeze(args.op_tags),
     )
 
 
@@ -445,45 +463,40 @@ def _spec_deps(inputs: Mapping[str, AssetKey], deps: Iterable[Any] | None) -> tu
     return to_deps([*inputs.values(), *deps] if deps else inputs.values())
 
 
-def _spec_made_later(assets_def: AssetsDefinition, options: tuple[Any, ...]) -> dict[str, Any]:
-    """The spec of an `@asset`, made on first read from the decorator's ``options``."""
-    return {
-        "specs": (_asset_spec(assets_def, options, _spec_deps(assets_def.input_keys, options[4])),)
-    }
+def _spec_made_later(pending: Any) -> dict[str, Any]:
+    """The spec of an `@asset` whose inputs are known, made on first read."""
+    fn, key, inputs, args = pending
+    return {"specs": (_asset_spec(fn, key, args, _spec_deps(inputs, args.deps)),)}
 
 
-def _made_later(assets_def: AssetsDefinition, options: tuple[Any, ...]) -> dict[str, Any]:
+def _made_later(pending: Any) -> dict[str, Any]:
     """The spec of a plain `@asset` (every parameter the upstream asset of its name) and
     its mapping of parameters to keys, made on first read."""
-    (parents,) = assets_def.parents
-    _context, names = _plain_parameters(assets_def.fn) or (None, ())
+    fn, key, parents, args = pending
+    _context, names = _plain_parameters(fn) or (None, ())
     return {
-        "specs": (_asset_spec(assets_def, options, tuple(map(dep_on, parents))),),
-        "input_keys": dict(zip(names, parents, strict=True)),
+        "specs": (_asset_spec(fn, key, args, tuple(map(dep_on, parents))),),
+        "input_keys": freeze(dict(zip(names, parents, strict=True))),
     }
 
 
 def _asset_spec(
-    assets_def: AssetsDefinition, options: tuple[Any, ...], deps: tuple[AssetDep, ...]
+    fn: Callable[..., Any], key: AssetKey, args: AssetDecoratorArgs, deps: tuple[AssetDep, ...]
 ) -> AssetSpec:
-    """The spec an `@asset` with ``options`` (laid out as `asset` makes them) declares."""
-    metadata, tags, description = options[5:8]
-    group_name, code_version, freshness_policy = options[11:14]
-    owners, kinds = options[15:17]
-    automation_condition, output_required = options[19:21]
+    """The spec the `@asset` of ``fn`` with ``args`` declares."""
     return new_spec(
-        assets_def.keys[0],
-        deps,
-        description_of(assets_def.fn, description),
-        dict(metadata) if metadata else {},
-        not output_required,  # skippable
-        group_name,
-        code_version,
-        freshness_policy,
-        automation_condition,
-        tuple(owners) if owners else (),
-        dict(tags) if tags else {},
-        frozenset(kinds) if kinds else frozenset(),
+        key=key,
+        deps=deps,
+        description=description_of(fn, args.description),
+        metadata=freeze(args.metadata),
+        skippable=not args.output_required,
+        group_name=args.group_name,
+        code_version=args.code_version,
+        freshness_policy=args.freshness_policy,
+        automation_condition=args.automation_condition,
+        owners=tuple(args.owners) if args.owners else (),
+        tags=freeze(args.tags),
+        kinds=frozenset(args.kinds) if args.kinds else frozenset(),
     )
 
 
@@ -535,14 +548,22 @@ def multi_asset(
 
     The function yields or returns one `MaterializeResult` (or `Output`) per asset; with
     ``outs=`` it may also return a tuple of values in the order of ``outs``.
+
+    Raises:
+        UnsupportedArgumentError: ``partitions_def=``, ``config_schema=`` or ``pool=``
+            was given; flowdev does not implement them yet.
     """
     if (specs is None) == (outs is None):
         raise InvalidDefinitionError("@multi_asset needs exactly one of specs= or outs=")
-    if partitions_def is not None:
-        raise InvalidDefinitionError("@multi_asset: partitions are not supported yet")
 
     def decorate(fn: Callable[..., Any]) -> AssetsDefinition:
         op_name = name or fn.__name__
+        refuse_unsupported(
+            _where("@multi_asset", op_name),
+            partitions_def=partitions_def,
+            config_schema=config_schema,
+            pool=pool,
+        )
 
         roles = _roles(fn, ins, "@multi_asset", op_name)
         shared_deps = to_deps([*roles[1].values(), *(deps or ())])
@@ -579,18 +600,16 @@ def multi_asset(
             fn,
             roles,
             ("@multi_asset", op_name),
-            op_name,
-            tuple(spec.key for spec in final_specs),
-            tuple(spec.dep_keys for spec in final_specs),
-            tuple(final_specs),
-            output_names,
-            io_keys,
-            required_resource_keys,
-            resource_defs,
-            retry_policy,
-            can_subset,
-            check_specs,
-            op_tags,
+            op_name=op_name,
+            specs=tuple(final_specs),
+            output_names=output_names,
+            io_manager_keys=io_keys,
+            required_resource_keys=required_resource_keys,
+            resource_defs=resource_defs,
+            retry_policy=retry_policy,
+            can_subset=can_subset,
+            check_specs=check_specs,
+            op_tags=op_tags,
         )
 
     return decorate

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itertools import chain
 from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 from flowdev.defs.assets import (
     DEFAULT_GROUP,
@@ -19,15 +20,13 @@ from flowdev.errors import (
     SelectionError,
     close_matches,
     did_you_mean,
+    refuse_unsupported,
 )
 from flowdev.keys import AssetKey, is_valid_key, validate_key
-from flowdev.selection.graph import AssetGraph, AssetNode, new_node
+from flowdev.selection.graph import AssetGraph, AssetNode
 
-# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-    from typing import Any
 
     # Imported where they are used: a project without checks, jobs or schedules (and
     # every run's worker) never pays for loading them.
@@ -88,6 +87,8 @@ class Definitions:
         loggers: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
+        # Runs go through flowdev's own executor and log to its instance.
+        refuse_unsupported("Definitions", executor=executor, loggers=loggers)
         self.assets: tuple[AssetsDefinition, ...] = ()
         self.external_specs: tuple[AssetSpec, ...] = ()
         checks = list(asset_checks or ())
@@ -245,14 +246,14 @@ class Definitions:
 
     def _node_of(self, key: AssetKey) -> AssetNode:
         spec = self.get_spec(key)
-        return new_node(
-            key,
-            spec.dep_keys,
-            spec.group_name or DEFAULT_GROUP,
-            spec.tags,
-            spec.kinds,
-            spec.owners,
-            key not in self._assets_by_key,
+        return AssetNode(
+            key=key,
+            parents=spec.dep_keys,
+            group_name=spec.group_name or DEFAULT_GROUP,
+            tags=spec.tags,
+            kinds=spec.kinds,
+            owners=spec.owners,
+            is_external=key not in self._assets_by_key,
         )
 
     def _refuse_twice(self, key: AssetKey, definer: AssetsDefinition | AssetSpec) -> None:

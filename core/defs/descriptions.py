@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
-TYPE_CHECKING = False
+from typing import TYPE_CHECKING, Any
+
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
 
 def description_of(fn: Callable[..., Any], explicit: str | None = None) -> str | None:

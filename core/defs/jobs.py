@@ -9,33 +9,59 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from flowdev.defs.descriptions import description_of
-from flowdev.errors import InvalidDefinitionError
+from flowdev.errors import InvalidDefinitionError, refuse_unsupported
+
+from ..records import EMPTY, builder, freeze, is_record, record
+
+# Dagster's arguments of `In` and `Out` that flowdev does not implement yet, refused:
+# an op's inputs and outputs are passed in memory and typed by Python alone.
 
 
-@dataclass(frozen=True, slots=True)
+@record(init=False)
 class In:
-    """An op input (Dagster's `In`)."""
+    """An op input (Dagster's `In`): its description. ``dagster_type=`` and
+    ``default_value=`` are not supported yet."""
 
-    dagster_type: Any = None
     description: str | None = None
-    default_value: Any = None
+
+    def __new__(
+        cls, dagster_type: Any = None, description: str | None = None, default_value: Any = None
+    ) -> In:
+        refuse_unsupported("In", dagster_type=dagster_type, default_value=default_value)
+        return _new_in(description=description)
 
 
-@dataclass(frozen=True, slots=True)
+@record(init=False)
 class Out:
-    """An op output (Dagster's `Out`)."""
+    """An op output (Dagster's `Out`): its description. ``dagster_type=``,
+    ``is_required=False`` and ``io_manager_key=`` are not supported yet."""
 
-    dagster_type: Any = None
     description: str | None = None
-    is_required: bool = True
-    io_manager_key: str = "io_manager"
+
+    def __new__(
+        cls,
+        dagster_type: Any = None,
+        description: str | None = None,
+        is_required: bool = True,
+        io_manager_key: str | None = None,
+    ) -> Out:
+        refuse_unsupported(
+            "Out",
+            dagster_type=dagster_type,
+            is_required=None if is_required else is_required,
+            io_manager_key=None if io_manager_key == "io_manager" else io_manager_key,
+        )
+        return _new_out(description=description)
 
 
-@dataclass(frozen=True, slots=True)
+_new_in = builder(In)
+_new_out = builder(Out)
+
+
+@record
 class NodeOutput:
     """A handle to one output of a node, seen while composing a graph."""
 
@@ -43,7 +69,7 @@ class NodeOutput:
     output_name: str = "result"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class OpDefinition:
     """A unit of computation in a job."""
 
@@ -53,7 +79,7 @@ class OpDefinition:
     output_names: tuple[str, ...] = ("result",)
     description: str | None = None
     required_resource_keys: frozenset[str] = frozenset()
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = EMPTY
     retry_policy: Any = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -67,7 +93,7 @@ class OpDefinition:
         return _AliasedOp(self, name)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _AliasedOp:
     op: OpDefinition
     name: str
@@ -79,7 +105,7 @@ class _AliasedOp:
         return composition.invoke(self.op, args, kwargs, node_name=self.name)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class GraphDefinition:
     """Ops wired together: ``nodes`` by name, ``edges`` as (upstream, downstream) names."""
 
@@ -88,36 +114,58 @@ class GraphDefinition:
     edges: tuple[tuple[str, str], ...]
     description: str | None = None
 
-    def to_job(self, name: str | None = None, **kwargs: Any) -> JobDefinition:
-        """A job that runs this graph."""
+    def to_job(
+        self,
+        name: str | None = None,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        config: Any = None,
+        resource_defs: Mapping[str, Any] | None = None,
+        executor_def: Any = None,
+        partitions_def: Any = None,
+    ) -> JobDefinition:
+        """A job that runs this graph.
+
+        Raises:
+            UnsupportedArgumentError: ``resource_defs=``, ``executor_def=`` or
+                ``partitions_def=`` was given; flowdev does not implement them yet.
+        """
+        job_name = name or self.name
+        refuse_unsupported(
+            f"graph {self.name!r} .to_job({job_name!r})",
+            resource_defs=resource_defs,
+            executor_def=executor_def,
+            partitions_def=partitions_def,
+        )
         return JobDefinition(
-            name=name or self.name,
+            name=job_name,
             graph=self,
-            description=kwargs.get("description", self.description),
-            tags=dict(kwargs.get("tags") or {}),
-            config=kwargs.get("config"),
+            description=self.description if description is None else description,
+            tags=freeze(tags),
+            config=config,
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class JobDefinition:
     """A graph of ops ready to run, with tags and default config."""
 
     name: str
     graph: GraphDefinition
     description: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = EMPTY
     config: Any = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class UnresolvedAssetJobDefinition:
     """A job that materializes a selection of assets, resolved against `Definitions`."""
 
     name: str
     selection: Any
     description: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = EMPTY
     config: Any = None
 
 
@@ -149,7 +197,8 @@ class _Composition:
                 f"but was given {len(upstream)}"
             )
         for value in upstream:
-            for handle in value if isinstance(value, (list, tuple)) else (value,):
+            many = isinstance(value, (list, tuple)) and not is_record(value)
+            for handle in value if many else (value,):
                 if not isinstance(handle, NodeOutput):
                     raise InvalidDefinitionError(
                         f"graph {self.graph_name!r}: op {op.name!r} was passed {handle!r}; "
@@ -179,9 +228,15 @@ def op(
     config_schema: Any = None,
     pool: str | None = None,
 ) -> Any:
-    """Declare an op: a function that a job runs as one step."""
+    """Declare an op: a function that a job runs as one step.
+
+    Raises:
+        UnsupportedArgumentError: ``config_schema=`` or ``pool=`` was given; flowdev
+            does not implement them yet.
+    """
 
     def decorate(fn: Callable[..., Any]) -> OpDefinition:
+        refuse_unsupported(f"@op {name or fn.__name__!r}", config_schema=config_schema, pool=pool)
         code = fn.__code__
         params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
         inputs = tuple(p for i, p in enumerate(params) if not (i == 0 and p == "context"))
@@ -193,7 +248,7 @@ def op(
             output_names=outputs,
             description=description_of(fn, description),
             required_resource_keys=frozenset(required_resource_keys or ()),
-            tags=dict(tags or {}),
+            tags=freeze(tags),
             retry_policy=retry_policy,
         )
 
@@ -211,7 +266,7 @@ def _compose(fn: Callable[..., Any], name: str) -> GraphDefinition:
         raise InvalidDefinitionError(f"graph {name!r} calls no ops; call at least one op")
     return GraphDefinition(
         name=name,
-        nodes=composition.nodes,
+        nodes=freeze(composition.nodes),
         edges=tuple(composition.edges),
         description=description_of(fn),
     )
@@ -234,16 +289,25 @@ def job(
     tags: Mapping[str, str] | None = None,
     config: Any = None,
     resource_defs: Mapping[str, Any] | None = None,
+    executor_def: Any = None,
 ) -> Any:
-    """Declare a job: a graph of ops, called in the function body, ready to run."""
+    """Declare a job: a graph of ops, called in the function body, ready to run.
+
+    Raises:
+        UnsupportedArgumentError: ``resource_defs=`` or ``executor_def=`` was given
+            (bind resources in `Definitions`); flowdev does not implement them yet.
+    """
 
     def decorate(fn: Callable[..., Any]) -> JobDefinition:
         job_name = name or fn.__name__
+        refuse_unsupported(
+            f"@job {job_name!r}", resource_defs=resource_defs, executor_def=executor_def
+        )
         return JobDefinition(
             name=job_name,
             graph=_compose(fn, job_name),
             description=description_of(fn, description),
-            tags=dict(tags or {}),
+            tags=freeze(tags),
             config=config,
         )
 
@@ -259,18 +323,30 @@ def define_asset_job(
     tags: Mapping[str, str] | None = None,
     run_tags: Mapping[str, str] | None = None,
     partitions_def: Any = None,
+    executor_def: Any = None,
+    hooks: Any = None,
+    op_retry_policy: Any = None,
 ) -> UnresolvedAssetJobDefinition:
     """A job that materializes ``selection`` (a query string, an `AssetSelection`, or keys).
 
     The selection is resolved when `Definitions` is built, so an unknown key is an
     error then, not when the job first runs.
+
+    Raises:
+        UnsupportedArgumentError: ``partitions_def=``, ``executor_def=``, ``hooks=`` or
+            ``op_retry_policy=`` was given; flowdev does not implement them yet.
     """
-    if partitions_def is not None:
-        raise InvalidDefinitionError(f"job {name!r}: partitions are not supported yet")
+    refuse_unsupported(
+        f"define_asset_job({name!r})",
+        partitions_def=partitions_def,
+        executor_def=executor_def,
+        hooks=hooks,
+        op_retry_policy=op_retry_policy,
+    )
     return UnresolvedAssetJobDefinition(
         name=name,
         selection="*" if selection is None else selection,
         description=description,
-        tags={**(tags or {}), **(run_tags or {})},
+        tags=freeze({**(tags or {}), **(run_tags or {})}),
         config=config,
     )

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
 from flowdev.defs.assets import AssetsDefinition, AssetSpec
 from flowdev.errors import InvalidDefinitionError
 from flowdev.keys import AssetKey
 
-# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
-TYPE_CHECKING = False
+from ..records import is_record
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from types import ModuleType
-    from typing import Any
 
     from flowdev.defs.checks import AssetChecksDefinition
 
@@ -30,7 +30,7 @@ def _members(modules: Iterable[ModuleType], kinds: tuple[type, ...]) -> list[Any
         for value in vars(module).values():
             if isinstance(value, kinds):
                 found.setdefault(id(value), value)
-            elif isinstance(value, (list, tuple)):
+            elif isinstance(value, (list, tuple)) and not is_record(value):
                 for item in value:
                     if isinstance(item, kinds):
                         found.setdefault(id(item), item)

@@ -11,14 +11,15 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from flowdev.errors import InvalidDefinitionError
+from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.keys import AssetKey, to_asset_key
 
+from ..records import EMPTY, builder, freeze, is_record, record
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+
+@record
 class TableColumnConstraints:
     """Constraints on a table column."""
 
@@ -27,62 +28,77 @@ class TableColumnConstraints:
     other: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(init=False)
 class TableColumn:
     """One column of a `TableSchema`."""
 
     name: str
     type: str = "string"
     description: str | None = None
-    constraints: TableColumnConstraints = field(default_factory=TableColumnConstraints)
-    tags: Mapping[str, str] = field(default_factory=dict)
+    constraints: TableColumnConstraints = TableColumnConstraints()
+    tags: Mapping[str, str] = EMPTY
+
+    def __new__(
+        cls,
+        name: str,
+        type: str = "string",
+        description: str | None = None,
+        constraints: TableColumnConstraints | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> TableColumn:
+        return builder(cls)(
+            name=name,
+            type=type,
+            description=description,
+            constraints=constraints or TableColumnConstraints(),
+            tags=freeze(tags),
+        )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(init=False)
 class TableSchema:
-    """The columns of a table."""
+    """The columns of a table. Dagster's table-level ``constraints=`` are not supported yet."""
 
     columns: tuple[TableColumn, ...] = ()
 
-    def __init__(self, columns: Sequence[TableColumn] = (), constraints: Any = None) -> None:
-        object.__setattr__(self, "columns", tuple(columns))
+    def __new__(cls, columns: Sequence[TableColumn] = (), constraints: Any = None) -> TableSchema:
+        refuse_unsupported("TableSchema", constraints=constraints)
+        return builder(cls)(columns=tuple(columns))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(init=False)
 class TableRecord:
     """One row of a table preview."""
 
     data: Mapping[str, Any]
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "data", dict(data))
+    def __new__(cls, data: Mapping[str, Any]) -> TableRecord:
+        return builder(cls)(data=freeze(data))
 
 
-@dataclass(frozen=True, slots=True)
+@record(init=False)
 class TableColumnDep:
     """A column of an upstream asset that a column depends on."""
 
     asset_key: AssetKey
     column_name: str
 
-    def __init__(self, asset_key: Any, column_name: str) -> None:
-        object.__setattr__(self, "asset_key", to_asset_key(asset_key))
-        object.__setattr__(self, "column_name", column_name)
+    def __new__(cls, asset_key: Any, column_name: str) -> TableColumnDep:
+        return builder(cls)(asset_key=to_asset_key(asset_key), column_name=column_name)
 
 
-@dataclass(frozen=True, slots=True)
+@record(init=False)
 class TableColumnLineage:
     """Which upstream columns each column of this table comes from."""
 
     deps_by_column: Mapping[str, tuple[TableColumnDep, ...]]
 
-    def __init__(self, deps_by_column: Mapping[str, Sequence[TableColumnDep]]) -> None:
-        object.__setattr__(
-            self, "deps_by_column", {col: tuple(deps) for col, deps in deps_by_column.items()}
-        )
+    def __new__(cls, deps_by_column: Mapping[str, Sequence[TableColumnDep]]) -> TableColumnLineage:
+        frozen = freeze({column: tuple(deps) for column, deps in deps_by_column.items()})
+        return builder(cls)(deps_by_column=frozen)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MetadataValue:
     """A typed metadata value. Build one with the static constructors (``MetadataValue.md``)."""
 
@@ -214,7 +230,7 @@ def to_metadata_value(value: Any, key: str = "") -> MetadataValue:
         return MetadataValue.table_schema(value)
     if isinstance(value, TableColumnLineage):
         return MetadataValue.column_lineage(value)
-    if isinstance(value, (dict, list, tuple)):
+    if isinstance(value, (dict, list, tuple)) and not is_record(value):
         try:
             return MetadataValue.json(value)
         except (TypeError, ValueError) as error:

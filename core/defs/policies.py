@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 
 from flowdev.errors import InvalidDefinitionError
 
+from ..records import builder, record
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+
+@record(init=False)
 class FreshnessPolicy:
     """How old an asset may get before it is overdue.
 
@@ -25,15 +26,15 @@ class FreshnessPolicy:
     cron_schedule: str | None = None
     cron_schedule_timezone: str | None = None
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         maximum_lag_minutes: float | None = None,
         *,
         cron_schedule: str | None = None,
         cron_schedule_timezone: str | None = None,
         fail_window: timedelta | None = None,
         warn_window: timedelta | None = None,
-    ) -> None:
+    ) -> FreshnessPolicy:
         if fail_window is None:
             if maximum_lag_minutes is None:
                 raise InvalidDefinitionError(
@@ -52,10 +53,12 @@ class FreshnessPolicy:
             )
         if cron_schedule is not None:
             validate_cron(cron_schedule, "FreshnessPolicy(cron_schedule=...)")
-        object.__setattr__(self, "fail_window", fail_window)
-        object.__setattr__(self, "warn_window", warn_window)
-        object.__setattr__(self, "cron_schedule", cron_schedule)
-        object.__setattr__(self, "cron_schedule_timezone", cron_schedule_timezone)
+        return _new_freshness_policy(
+            fail_window=fail_window,
+            warn_window=warn_window,
+            cron_schedule=cron_schedule,
+            cron_schedule_timezone=cron_schedule_timezone,
+        )
 
     @classmethod
     def time_window(
@@ -88,6 +91,9 @@ class FreshnessPolicy:
             "cron_schedule": self.cron_schedule,
             "cron_schedule_timezone": self.cron_schedule_timezone,
         }
+
+
+_new_freshness_policy = builder(FreshnessPolicy)
 
 
 def _short(delta: timedelta) -> str:
@@ -129,7 +135,7 @@ class Jitter(Enum):
     PLUS_MINUS = "PLUS_MINUS"
 
 
-@dataclass(frozen=True, slots=True)
+@record(init=False)
 class RetryPolicy:
     """Retry a failed step up to ``max_retries`` times, waiting ``delay`` seconds between."""
 
@@ -138,15 +144,24 @@ class RetryPolicy:
     backoff: Backoff | None = None
     jitter: Jitter | None = None
 
-    def __post_init__(self) -> None:
-        if self.max_retries < 0:
+    def __new__(
+        cls,
+        max_retries: int = 1,
+        delay: float | None = None,
+        backoff: Backoff | None = None,
+        jitter: Jitter | None = None,
+    ) -> RetryPolicy:
+        if max_retries < 0:
             raise InvalidDefinitionError(
-                f"RetryPolicy(max_retries={self.max_retries}): must be 0 or more"
+                f"RetryPolicy(max_retries={max_retries}): must be 0 or more"
             )
-        if self.delay is not None and self.delay < 0:
-            raise InvalidDefinitionError(f"RetryPolicy(delay={self.delay}): must be 0 or more")
-        if self.backoff is not None and not self.delay:
+        if delay is not None and delay < 0:
+            raise InvalidDefinitionError(f"RetryPolicy(delay={delay}): must be 0 or more")
+        if backoff is not None and not delay:
             raise InvalidDefinitionError("RetryPolicy: backoff= needs a delay= to grow from")
+        return _new_retry_policy(
+            max_retries=max_retries, delay=delay, backoff=backoff, jitter=jitter
+        )
 
     def delay_for(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (1 for the first retry)."""
@@ -170,3 +185,6 @@ class RetryPolicy:
             "backoff": None if self.backoff is None else self.backoff.value,
             "jitter": None if self.jitter is None else self.jitter.value,
         }
+
+
+_new_retry_policy = builder(RetryPolicy)

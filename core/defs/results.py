@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from flowdev.keys import AssetKey, to_asset_key
 
+from ..records import EMPTY, builder, freeze, record
 
-@dataclass(frozen=True, slots=True)
+
+@record(init=False)
 class Output:
     """A value plus metadata; ``output_name`` picks the output of a multi-asset."""
 
@@ -18,8 +19,20 @@ class Output:
     metadata: Mapping[str, Any] | None = None
     data_version: str | None = None
 
+    def __new__(
+        cls,
+        value: Any,
+        output_name: str = "result",
+        metadata: Mapping[str, Any] | None = None,
+        data_version: str | None = None,
+    ) -> Output:
+        frozen = None if metadata is None else freeze(metadata)
+        return builder(cls)(
+            value=value, output_name=output_name, metadata=frozen, data_version=data_version
+        )
 
-@dataclass(frozen=True, slots=True, kw_only=True, init=False)
+
+@record(init=False)
 class MaterializeResult:
     """Metadata for a materialization; ``value``, when given, is stored by the IO manager."""
 
@@ -29,41 +42,41 @@ class MaterializeResult:
     data_version: str | None = None
     value: Any = None
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         asset_key: Any = None,
         metadata: Mapping[str, Any] | None = None,
         check_results: Sequence[Any] | None = None,
         data_version: str | None = None,
         value: Any = None,
-    ) -> None:
-        object.__setattr__(
-            self, "asset_key", None if asset_key is None else to_asset_key(asset_key)
+    ) -> MaterializeResult:
+        return builder(cls)(
+            asset_key=None if asset_key is None else to_asset_key(asset_key),
+            metadata=None if metadata is None else freeze(metadata),
+            check_results=tuple(check_results or ()),
+            data_version=data_version,
+            value=value,
         )
-        object.__setattr__(self, "metadata", metadata)
-        object.__setattr__(self, "check_results", tuple(check_results or ()))
-        object.__setattr__(self, "data_version", data_version)
-        object.__setattr__(self, "value", value)
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@record(init=False)
 class AssetMaterialization:
     """A materialization an op reports for an asset it wrote itself."""
 
     asset_key: AssetKey
     description: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = EMPTY
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         asset_key: Any,
         description: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> None:
-        object.__setattr__(self, "asset_key", to_asset_key(asset_key))
-        object.__setattr__(self, "description", description)
-        object.__setattr__(self, "metadata", dict(metadata or {}))
+    ) -> AssetMaterialization:
+        return builder(cls)(
+            asset_key=to_asset_key(asset_key), description=description, metadata=freeze(metadata)
+        )
 
 
 class RetryRequested(Exception):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -11,6 +10,8 @@ from flowdev.defs.descriptions import description_of
 from flowdev.defs.policies import validate_cron
 from flowdev.errors import InvalidDefinitionError
 from flowdev.frames import called_from
+
+from ..records import EMPTY, builder, freeze, record
 
 
 class DefaultScheduleStatus(Enum):
@@ -27,32 +28,35 @@ class DefaultSensorStatus(Enum):
     STOPPED = "STOPPED"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, init=False)
+@record(init=False)
 class RunRequest:
     """A request, from a schedule or sensor, to launch a run."""
 
     run_key: str | None = None
-    run_config: Mapping[str, Any] = field(default_factory=dict)
-    tags: Mapping[str, str] = field(default_factory=dict)
+    run_config: Mapping[str, Any] = EMPTY
+    tags: Mapping[str, str] = EMPTY
     job_name: str | None = None
-    asset_selection: Sequence[Any] | None = None
+    asset_selection: tuple[Any, ...] | None = None
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         run_key: str | None = None,
         run_config: Mapping[str, Any] | None = None,
         tags: Mapping[str, str] | None = None,
         job_name: str | None = None,
         asset_selection: Sequence[Any] | None = None,
-    ) -> None:
-        object.__setattr__(self, "run_key", run_key)
-        object.__setattr__(self, "run_config", dict(run_config or {}))
-        object.__setattr__(self, "tags", dict(tags or {}))
-        object.__setattr__(self, "job_name", job_name)
-        object.__setattr__(self, "asset_selection", asset_selection)
+    ) -> RunRequest:
+        selection = None if asset_selection is None else tuple(asset_selection)
+        return builder(cls)(
+            run_key=run_key,
+            run_config=freeze(run_config),
+            tags=freeze(tags),
+            job_name=job_name,
+            asset_selection=selection,
+        )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SkipReason:
     """Returned by a schedule or sensor that decides not to request a run."""
 
@@ -65,7 +69,7 @@ def _job_name(job: Any, job_name: str | None, where: str) -> str | None:
     return job.name if job is not None else job_name
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, init=False)
+@record(init=False)
 class ScheduleDefinition:
     """Launch a job on a cron schedule."""
 
@@ -78,11 +82,11 @@ class ScheduleDefinition:
     execution_timezone: str | None = None
     description: str | None = None
     default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED
-    tags: Mapping[str, str] = field(default_factory=dict)
-    source: tuple[str, int] | None = field(default=None, compare=False)
+    tags: Mapping[str, str] = EMPTY
+    source: tuple[str, int] | None = None  # where it is written, for load errors
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         name: str | None = None,
         *,
         cron_schedule: str,
@@ -95,7 +99,7 @@ class ScheduleDefinition:
         description: str | None = None,
         default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED,
         tags: Mapping[str, str] | None = None,
-    ) -> None:
+    ) -> ScheduleDefinition:
         job = job if job is not None else target
         resolved_job_name = _job_name(job, job_name, f"schedule {name!r}")
         if resolved_job_name is None:
@@ -104,21 +108,19 @@ class ScheduleDefinition:
             )
         schedule_name = name or f"{resolved_job_name}_schedule"
         validate_cron(cron_schedule, f"schedule {schedule_name!r}")
-        values = {
-            "name": schedule_name,
-            "cron_schedule": cron_schedule,
-            "job_name": resolved_job_name,
-            "job": job,
-            "run_config": run_config,
-            "execution_fn": execution_fn,
-            "execution_timezone": execution_timezone,
-            "description": description,
-            "default_status": default_status,
-            "tags": dict(tags or {}),
-            "source": _defined_at(execution_fn),
-        }
-        for key, value in values.items():
-            object.__setattr__(self, key, value)
+        return builder(cls)(
+            name=schedule_name,
+            cron_schedule=cron_schedule,
+            job_name=resolved_job_name,
+            job=job,
+            run_config=run_config,
+            execution_fn=execution_fn,
+            execution_timezone=execution_timezone,
+            description=description,
+            default_status=default_status,
+            tags=freeze(tags),
+            source=_defined_at(execution_fn),
+        )
 
 
 def _defined_at(fn: Callable[..., Any] | None) -> tuple[str, int] | None:
@@ -160,7 +162,7 @@ def schedule(
     return decorate
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SensorDefinition:
     """Evaluate a function every ``minimum_interval_seconds`` and launch the runs it asks for."""
 

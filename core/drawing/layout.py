@@ -25,17 +25,17 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Literal, TypeAlias
 
 from flowdev.keys import AssetKey
 from flowdev.selection.graph import AssetGraph
 
+from ..records import FrozenDict, record
+
 Direction = Literal["up", "down", "left", "right"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Dummy:
     """Where a long edge passes through a layer it does not stop in.
 
@@ -52,7 +52,7 @@ LayoutNode: TypeAlias = AssetKey | Dummy
 Adjacency: TypeAlias = list[Sequence[int]]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Layout:
     """Where each asset of a graph (or of a subset) sits on a layered grid.
 
@@ -64,14 +64,16 @@ class Layout:
         links: ``links[i]`` holds the ``(upper index, lower index)`` pairs joining
             layer ``i`` to layer ``i + 1`` (sorted); together they route every edge
             through its dummies.
+        parents_by_key: Each asset's parents inside the layout (see `parents`).
+        children_by_key: Each asset's children inside the layout (see `children`).
     """
 
     layers: tuple[tuple[LayoutNode, ...], ...]
     positions: Mapping[AssetKey, tuple[int, int]]
     edges: tuple[tuple[AssetKey, AssetKey], ...]
     links: tuple[tuple[tuple[int, int], ...], ...]
-    _parents: Mapping[AssetKey, tuple[AssetKey, ...]] = field(repr=False, compare=False)
-    _children: Mapping[AssetKey, tuple[AssetKey, ...]] = field(repr=False, compare=False)
+    parents_by_key: Mapping[AssetKey, tuple[AssetKey, ...]]
+    children_by_key: Mapping[AssetKey, tuple[AssetKey, ...]]
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -82,11 +84,11 @@ class Layout:
 
     def parents(self, key: AssetKey) -> tuple[AssetKey, ...]:
         """The direct upstream keys of ``key`` inside the layout, left to right."""
-        return tuple(sorted(self._parents[key], key=self._horizontal))
+        return tuple(sorted(self.parents_by_key[key], key=self._horizontal))
 
     def children(self, key: AssetKey) -> tuple[AssetKey, ...]:
         """The direct downstream keys of ``key`` inside the layout, left to right."""
-        return tuple(sorted(self._children[key], key=self._horizontal))
+        return tuple(sorted(self.children_by_key[key], key=self._horizontal))
 
     def _horizontal(self, key: AssetKey) -> tuple[int, int]:
         layer, index = self.positions[key]
@@ -221,14 +223,14 @@ def compute_layout(
     node_of = [*order, *dummy_of].__getitem__
     return Layout(
         layers=tuple(tuple(map(node_of, row)) for row in rows),
-        positions=MappingProxyType(dict(zip(order, zip(layer_of, pos, strict=False), strict=True))),
+        positions=FrozenDict(zip(order, zip(layer_of, pos, strict=False), strict=True)),
         edges=tuple(edges),
         links=tuple(_links(rows[i], down, pos) for i in range(depth - 1)),
-        _parents=MappingProxyType(
-            dict(zip(order, (tuple(map(keys_of, ids)) for ids in parent_ids), strict=True))
+        parents_by_key=FrozenDict(
+            zip(order, (tuple(map(keys_of, ids)) for ids in parent_ids), strict=True)
         ),
-        _children=MappingProxyType(
-            dict(zip(order, (tuple(map(keys_of, ids)) for ids in children_ids), strict=True))
+        children_by_key=FrozenDict(
+            zip(order, (tuple(map(keys_of, ids)) for ids in children_ids), strict=True)
         ),
     )
 

@@ -20,6 +20,8 @@ from flowdev.defs.results import MaterializeResult, Output
 from flowdev.errors import ExecutionError, close_matches, did_you_mean
 from flowdev.keys import AssetKey
 
+from ..records import is_record
+
 
 @dataclass(frozen=True, slots=True)
 class StepOutputs:
@@ -83,7 +85,7 @@ def _items(step_key: str, assets_def: AssetsDefinition, result: Any) -> list[Any
     if isinstance(result, GeneratorType):
         return list(result)
     outputs = assets_def.output_names
-    if isinstance(result, tuple) and len(outputs) > 1:
+    if isinstance(result, tuple) and not is_record(result) and len(outputs) > 1:
         if len(result) != len(outputs):
             raise ExecutionError(
                 f"{step_key} returned {len(result)} values for {len(outputs)} outputs"

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import bisect
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from flowdev.events import EventKind
 from flowdev.instance.storage import EventRecord, Storage
+
+from ..records import record
 
 _END_KINDS = frozenset(
     {
@@ -34,7 +35,7 @@ _END_KINDS = frozenset(
 _RUN_END_KINDS = frozenset({EventKind.RUN_SUCCESS, EventKind.RUN_FAILURE, EventKind.RUN_CANCELED})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LogLine:
     """One line of a run's log: an event (``event`` set) or a line its code printed."""
 

@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -35,6 +34,8 @@ from flowdev.process_group import signal_group
 from flowdev.project.forkserver import ForkServer, ForkServerError, fork_available
 from flowdev.project.project import Project, is_user_file
 from flowdev.project.snapshot import DefinitionsSnapshot
+
+from ..records import record, replace
 
 __all__ = ["LoadError", "LoadErrorKind", "Loader", "load_project", "main"]
 
@@ -54,7 +55,7 @@ _OUTPUT_KEPT = 4000  # characters of the child's stderr kept in a LoadError
 STACK_SIGNAL: signal.Signals | None = getattr(signal, "SIGUSR1", None)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LoadError:
     """Why a project's definitions did not load, and where.
 
@@ -334,7 +335,7 @@ def _child_args(project: Project, changed_files: Iterable[str]) -> list[str]:
     return args
 
 
-@dataclass(slots=True)
+@record
 class _Outcome:
     stdout: bytes
     stderr: bytes

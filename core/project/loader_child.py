@@ -16,14 +16,14 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable, Sequence, Set
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from flowdev.project.loader import STACK_SIGNAL, LoadError, LoadErrorKind
 from flowdev.project.project import Project, is_user_file
 
-TYPE_CHECKING = False
+from ..records import replace
+
 if TYPE_CHECKING:
     from flowdev.defs.definitions import Definitions
 

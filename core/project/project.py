@@ -15,13 +15,14 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowdev.errors import FlowdevError, ProjectError
-from flowdev.records import record
 
-# `typing`, `tomllib` and `traceback` (12 ms together) stay off the path of a worker or
-# loader child, which is handed its `Project` and only reports errors it meets.
-TYPE_CHECKING = False
+from ..records import record
+
+# `tomllib` and `traceback` stay off the path of a worker or loader child, which is
+# handed its `Project` and only reports errors it meets.
 if TYPE_CHECKING:
     import traceback
     from collections.abc import Iterator
@@ -38,28 +39,11 @@ DEFAULT_LOAD_TIMEOUT = 30.0  # seconds an import of the definitions may take
 class Project:
     """Where a project lives and how to find its definitions."""
 
-    __slots__ = ("root", "module", "file", "watch", "load_timeout")
     root: Path
-    module: str | None
-    file: Path | None
-    watch: tuple[str, ...]
-    load_timeout: float
-
-    def __init__(
-        self,
-        *,
-        root: Path,
-        module: str | None = None,
-        file: Path | None = None,
-        watch: tuple[str, ...] = (),
-        load_timeout: float = DEFAULT_LOAD_TIMEOUT,
-    ) -> None:
-        set_ = object.__setattr__
-        set_(self, "root", root)
-        set_(self, "module", module)
-        set_(self, "file", file)
-        set_(self, "watch", watch)
-        set_(self, "load_timeout", load_timeout)
+    module: str | None = None
+    file: Path | None = None
+    watch: tuple[str, ...] = ()
+    load_timeout: float = DEFAULT_LOAD_TIMEOUT
 
     @property
     def name(self) -> str:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowdev.keys import AssetKey
-from flowdev.records import building
 from flowdev.selection.graph import AssetGraph, AssetNode
+
+from ..records import EMPTY, freeze, record
 
 if TYPE_CHECKING:
     from flowdev.defs.definitions import Definitions
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 SNAPSHOT_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AssetSnapshot:
     """One asset as the app shows it."""
 
@@ -31,10 +32,10 @@ class AssetSnapshot:
     deps: tuple[AssetKey, ...] = ()
     group: str = "default"
     description: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = EMPTY
     kinds: tuple[str, ...] = ()
     owners: tuple[str, ...] = ()
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = EMPTY
     is_external: bool = False
     op_name: str | None = None
     code_version: str | None = None
@@ -73,27 +74,26 @@ class AssetSnapshot:
         """Inverse of `to_json` (also reads the form that wrote every field)."""
         get = data.get
         key_of = AssetKey.from_user_string
-        asset = object.__new__(_BuildingAsset)  # every field set below: see flowdev.records
-        asset.key = key_of(data["key"])
-        asset.deps = tuple(map(key_of, get("deps", ())))
-        asset.group = get("group", "default")
-        asset.description = get("description")
-        asset.tags = get("tags") or {}
-        asset.kinds = tuple(get("kinds", ()))
-        asset.owners = tuple(get("owners", ()))
-        asset.metadata = get("metadata") or {}
-        asset.is_external = get("is_external", False)
-        asset.op_name = get("op_name")
-        asset.code_version = get("code_version")
-        asset.source_file = get("source_file")
-        asset.source_line = get("source_line")
-        asset.freshness_policy = get("freshness_policy")
-        asset.retry_policy = get("retry_policy")
-        asset.io_manager_key = get("io_manager_key")
-        asset.checks = tuple(get("checks", ()))
-        asset.required_resource_keys = tuple(get("required_resource_keys", ()))
-        asset.__class__ = cls
-        return asset
+        return cls(
+            key=key_of(data["key"]),
+            deps=tuple(map(key_of, get("deps", ()))),
+            group=get("group", "default"),
+            description=get("description"),
+            tags=freeze(get("tags")),
+            kinds=tuple(get("kinds", ())),
+            owners=tuple(get("owners", ())),
+            metadata=freeze(get("metadata")),
+            is_external=get("is_external", False),
+            op_name=get("op_name"),
+            code_version=get("code_version"),
+            source_file=get("source_file"),
+            source_line=get("source_line"),
+            freshness_policy=freeze(get("freshness_policy")) or None,
+            retry_policy=freeze(get("retry_policy")) or None,
+            io_manager_key=get("io_manager_key"),
+            checks=tuple(get("checks", ())),
+            required_resource_keys=tuple(get("required_resource_keys", ())),
+        )
 
 
 # Written only when set (falsy values are their defaults); `to_json` writes the others.
@@ -114,7 +114,6 @@ _OPTIONAL_JSON_FIELDS = (
     "checks",
     "required_resource_keys",
 )
-_BuildingAsset = building(AssetSnapshot)
 
 
 def _plain(value: Any) -> Any:
@@ -124,7 +123,7 @@ def _plain(value: Any) -> Any:
     return list(value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class CheckSnapshot:
     """One asset check."""
 
@@ -152,14 +151,14 @@ class CheckSnapshot:
         return cls(**{**data, "asset_key": AssetKey.from_user_string(data["asset_key"])})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class JobSnapshot:
     """A job: ``asset_keys`` for asset jobs, empty for op jobs."""
 
     name: str
     description: str | None = None
     asset_keys: tuple[AssetKey, ...] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = EMPTY
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form."""
@@ -174,10 +173,10 @@ class JobSnapshot:
     def from_json(cls, data: Mapping[str, Any]) -> JobSnapshot:
         """Inverse of `to_json`."""
         keys = tuple(AssetKey.from_user_string(key) for key in data["asset_keys"])
-        return cls(**{**data, "asset_keys": keys})
+        return cls(**{**data, "asset_keys": keys, "tags": freeze(data.get("tags"))})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ScheduleSnapshot:
     """A schedule (``cron_schedule``) or a sensor (``interval_seconds``) and its job."""
 
@@ -394,11 +393,13 @@ def build_snapshot(defs: Definitions, *, load_seconds: float = 0.0) -> Definitio
             "deps": node.parents,
             "group": node.group_name,
             "description": spec.description,
-            "tags": dict(spec.tags),
+            "tags": freeze(spec.tags),
             "kinds": tuple(sorted(spec.kinds)),
             "owners": spec.owners,
-            "metadata": metadata_to_json(normalize_metadata(spec.metadata)),
-            "freshness_policy": spec.freshness_policy.to_json() if spec.freshness_policy else None,
+            "metadata": freeze(metadata_to_json(normalize_metadata(spec.metadata))),
+            "freshness_policy": freeze(spec.freshness_policy.to_json())
+            if spec.freshness_policy
+            else None,
             "checks": tuple(checks_by_asset.get(key, ())),
         }
         if defs.is_external(key):
@@ -417,7 +418,7 @@ def build_snapshot(defs: Definitions, *, load_seconds: float = 0.0) -> Definitio
                 code_version=assets_def.code_version_of(key),
                 source_file=source_file,
                 source_line=source_line,
-                retry_policy=retry.to_json() if retry is not None else None,
+                retry_policy=freeze(retry.to_json()) if retry is not None else None,
                 io_manager_key=assets_def.io_manager_keys[assets_def.keys.index(key)],
                 required_resource_keys=tuple(sorted(assets_def.required_resource_keys)),
                 **common,
@@ -451,7 +452,7 @@ def _job_snapshot(defs: Definitions, job: Any) -> JobSnapshot:
         selected = coerce_selection(selection).resolve(defs.asset_graph)
         keys = tuple(defs.asset_graph.toposort(selected))
     return JobSnapshot(
-        name=job.name, description=job.description, asset_keys=keys, tags=dict(job.tags)
+        name=job.name, description=job.description, asset_keys=keys, tags=freeze(job.tags)
     )
 
 

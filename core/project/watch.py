@@ -20,7 +20,6 @@ import asyncio
 import fnmatch
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from flowdev.errors import FlowdevError, ProjectError, WatchError
@@ -28,10 +27,12 @@ from flowdev.project.loader import Loader, LoadError
 from flowdev.project.project import Project
 from flowdev.project.snapshot import DefinitionsSnapshot
 
+from ..records import record
+
 __all__ = ["LoadFailed", "ProjectFilter", "Reloaded", "watch_project"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Reloaded:
     """The definitions loaded: ``changed_files`` (absolute paths; empty for the first
     load or a requested one) led to ``snapshot``; loading took ``ms`` milliseconds.
@@ -47,7 +48,7 @@ class Reloaded:
     project: Project | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LoadFailed:
     """The definitions did not load after ``changed_files``; ``error`` says why."""
 

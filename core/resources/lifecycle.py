@@ -51,6 +51,8 @@ from flowdev.resources.resource import (
     schema_annotation,
 )
 
+from ..records import is_record
+
 
 class _Bound:
     """A `ResourceDefinition` with its run's config, waiting for `resource_lifecycle`."""
@@ -204,7 +206,7 @@ def _nested_resources(value: Any) -> Iterator[ConfigurableResourceFactory[Any]]:
         children = value._flowdev_values().values()
     elif isinstance(value, Mapping):
         children = value.values()
-    elif isinstance(value, list | tuple):
+    elif isinstance(value, list | tuple) and not is_record(value):
         children = value
     for child in children:
         if isinstance(child, ConfigurableResourceFactory):
@@ -354,7 +356,7 @@ def _env_names(value: Any, seen: set[int]) -> Iterator[str]:
             yield value["env"]
             return
         children = value.values()
-    elif isinstance(value, list | tuple | set | frozenset):
+    elif isinstance(value, list | tuple | set | frozenset) and not is_record(value):
         children = value
     for child in children:
         yield from _env_names(child, seen)

@@ -9,12 +9,13 @@ the tests check this graph against, and `AssetGraph.to_networkx` hands a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flowdev.errors import CycleError
 from flowdev.keys import AssetKey
-from flowdev.records import building, record
 
-# `typing` (2 ms to import) stays off the load path: see `flowdev.records`.
-TYPE_CHECKING = False
+from ..records import EMPTY, record
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -25,60 +26,13 @@ if TYPE_CHECKING:
 class AssetNode:
     """What the graph and the selection language know of one asset."""
 
-    __slots__ = ("key", "parents", "group_name", "tags", "kinds", "owners", "is_external")
     key: AssetKey
-    parents: tuple[AssetKey, ...]
-    group_name: str
-    tags: Mapping[str, str]
-    kinds: frozenset[str]
-    owners: tuple[str, ...]
-    is_external: bool
-
-    def __init__(
-        self,
-        *,
-        key: AssetKey,
-        parents: tuple[AssetKey, ...] = (),
-        group_name: str = "default",
-        tags: Mapping[str, str] | None = None,
-        kinds: frozenset[str] = frozenset(),
-        owners: tuple[str, ...] = (),
-        is_external: bool = False,
-    ) -> None:
-        set_ = object.__setattr__
-        set_(self, "key", key)
-        set_(self, "parents", parents)
-        set_(self, "group_name", group_name)
-        set_(self, "tags", {} if tags is None else tags)
-        set_(self, "kinds", kinds)
-        set_(self, "owners", owners)
-        set_(self, "is_external", is_external)
-
-
-_BuildingNode = building(AssetNode)
-
-
-def new_node(
-    key: AssetKey,
-    parents: tuple[AssetKey, ...],
-    group_name: str,
-    tags: Mapping[str, str],
-    kinds: frozenset[str],
-    owners: tuple[str, ...],
-    is_external: bool,
-    /,
-) -> AssetNode:
-    """An `AssetNode`, built the fast way (see `flowdev.records`)."""
-    node = object.__new__(_BuildingNode)
-    node.key = key
-    node.parents = parents
-    node.group_name = group_name
-    node.tags = tags
-    node.kinds = kinds
-    node.owners = owners
-    node.is_external = is_external
-    node.__class__ = AssetNode
-    return node
+    parents: tuple[AssetKey, ...] = ()
+    group_name: str = "default"
+    tags: Mapping[str, str] = EMPTY
+    kinds: frozenset[str] = frozenset()
+    owners: tuple[str, ...] = ()
+    is_external: bool = False
 
 
 _NO_KEYS: tuple[AssetKey, ...] = ()

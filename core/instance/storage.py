@@ -539,7 +539,7 @@ class Storage:
 
     def compute_log_dir(self, run_id: str) -> Path:
         """Where the run's compute logs are written."""
-        from flowdev.resources.io import safe_path_part
+        from flowdev.paths import safe_path_part
 
         return self.logs_dir / safe_path_part(run_id)
 
@@ -550,7 +550,7 @@ class Storage:
         alone would be a fifth of the per-asset budget. Each event records the file's
         length when it happened (``log_offset``), which delimits each step's output.
         """
-        from flowdev.resources.io import safe_path_part
+        from flowdev.paths import safe_path_part
 
         return Path(os.path.join(self.logs_dir, safe_path_part(run_id), COMPUTE_LOG))
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from flowdev.cli.runs import reexecution_keys
 from flowdev.events import EventKind
+from flowdev.instance.run_records import RunRecord, RunStatus
 from flowdev.instance.runlog import read_run_log
-from flowdev.instance.storage import RunRecord, RunStatus, Storage
+from flowdev.instance.storage import Storage
 from flowdev.project.project import Project, find_project
 from flowdev.runs.launcher import cancel_run, launch_run, reconcile_runs, wait_for_run
 

@@ -27,8 +27,9 @@ from pathlib import Path, PurePath
 from typing import ClassVar, Concatenate, ParamSpec
 
 from flowdev.errors import EditorError, FlowdevError, StorageError
+from flowdev.instance.event_log import EventRecord
+from flowdev.instance.run_records import RunRecord
 from flowdev.instance.status import AssetStatus, Status
-from flowdev.instance.storage import EventRecord, RunRecord
 from flowdev.keys import AssetKey
 from flowdev.project.loader import LoadError
 from flowdev.project.project import Project

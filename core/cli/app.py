@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from flowdev import __version__
 from flowdev.errors import FlowdevError, close_matches, did_you_mean
-from flowdev.instance.storage import RunStatus, Storage
+from flowdev.instance.run_records import RunStatus
+from flowdev.instance.storage import Storage
 from flowdev.project.project import Project, describe_error, find_project
 from typer.core import TyperGroup
 

@@ -19,8 +19,9 @@ from typing import Annotated, Any
 import typer
 from flowdev.errors import ConfigError, FlowdevError
 from flowdev.events import EventKind
+from flowdev.instance.run_records import RunRecord, RunStatus
 from flowdev.instance.runlog import LogLine, RunLogTail
-from flowdev.instance.storage import RunRecord, RunStatus, Storage
+from flowdev.instance.storage import Storage
 from flowdev.project.project import Project
 from flowdev.runs.launcher import cancel_run, launch_run, reconcile_runs
 

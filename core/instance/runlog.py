@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowdev.events import EventKind
-from flowdev.instance.storage import EventRecord, Storage
+from flowdev.instance.event_log import EventRecord
+from flowdev.instance.storage import Storage
 
 _END_KINDS = frozenset(
     {

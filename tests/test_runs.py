@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from flowdev.cli.runs import reexecution_keys
 from flowdev.events import EventKind
 from flowdev.instance.run_records import RunRecord, RunStatus
 from flowdev.instance.runlog import read_run_log
 from flowdev.instance.storage import Storage
 from flowdev.project.project import Project, find_project
 from flowdev.runs.launcher import cancel_run, launch_run, reconcile_runs, wait_for_run
+from flowdev.runs.reexecute import reexecution_keys
 
 DIAMOND = """
     import os, time

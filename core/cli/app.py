@@ -506,6 +506,7 @@ def materialize(
     Exits 0 when the run succeeds, 1 when it fails or is canceled (Ctrl-C cancels it).
     """
     from flowdev.cli import runs as run_commands
+    from flowdev.runs.run_config import read_run_config
 
     project, snapshot = load(project_dir, module, file, as_json, load_timeout)
     keys = [k for k in _select(snapshot, select, as_json) if not snapshot.get(k).is_external]
@@ -514,7 +515,7 @@ def materialize(
             FlowdevError(f"the selection {select!r} has no assets flowdev can materialize"), as_json
         )
     try:
-        run_config = run_commands.read_run_config(config)
+        run_config = read_run_config(config)
         storage = run_commands.open_storage(project)
     except FlowdevError as error:
         fail(error, as_json)
@@ -617,20 +618,20 @@ def reexecute(
 ) -> None:
     """Run a past run's assets again, as a new run linked to it."""
     from flowdev.cli import runs as run_commands
+    from flowdev.runs.reexecute import reexecution_keys, reexecution_selection
 
     project, snapshot = load(project_dir, module, file, as_json, load_timeout)
     try:
         storage = run_commands.open_storage(project)
         parent = storage.get_run(run_id)
-        keys = run_commands.reexecution_keys(storage, parent, from_failure)
+        keys = reexecution_keys(storage, parent, from_failure)
     except FlowdevError as error:
         fail(error, as_json)
     code = run_commands.materialize_and_watch(
         storage,
         project,
         keys,
-        selection=f"re-execution of {parent.run_id[:8]}"
-        + (" from failure" if from_failure else ""),
+        selection=reexecution_selection(parent, from_failure),
         run_config=dict(parent.run_config),
         as_json=as_json,
         parent=parent,

@@ -12,12 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from flowdev.errors import ConfigError, FlowdevError
 from flowdev.events import EventKind
 from flowdev.instance.run_records import RunRecord, RunStatus
 from flowdev.instance.runlog import LogLine, RunLogTail
@@ -48,53 +46,6 @@ def open_storage(project: Project) -> Storage:
     storage = Storage(project.home)
     reconcile_runs(storage)
     return storage
-
-
-def read_run_config(path: Path | None) -> dict[str, Any]:
-    """Run config from a JSON, YAML or TOML file (``--config``)."""
-    if path is None:
-        return {}
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"cannot read the run config file {path}: {error.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}:{line}: byte {error.start} (0x{data[error.start]:02x}) is not UTF-8;"
-            " save the file as UTF-8"
-        ) from None
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".json":
-            config = json.loads(text)
-        elif suffix == ".toml":
-            import tomllib
-
-            config = tomllib.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            try:
-                import yaml
-            except ImportError:
-                raise ConfigError(
-                    f"{path}: reading YAML needs PyYAML (pip install pyyaml); "
-                    "or write the config as JSON or TOML"
-                ) from None
-            config = yaml.safe_load(text)
-        else:
-            raise ConfigError(f"{path}: run config must be a .json, .yaml or .toml file")
-    except ValueError as error:  # json, toml and yaml errors all derive from ValueError
-        raise ConfigError(f"{path}: {error}") from None
-    except RecursionError:
-        raise ConfigError(
-            f"{path}: the run config nests deeper than the parser can follow; no config"
-            " field takes data nested that deep"
-        ) from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: run config must be a mapping, like {{'ops': {{...}}}}")
-    return config
 
 
 def materialize_and_watch(
@@ -350,25 +301,6 @@ def follow_log(storage: Storage, run_id: str, follow: bool) -> RunRecord:
     if follow and run.status.is_active:
         run = _follow(storage, tail, print_log_lines)
     return storage.get_run(run.run_id)
-
-
-def reexecution_keys(storage: Storage, parent: RunRecord, from_failure: bool) -> list[str]:
-    """The keys a re-execution of ``parent`` runs: all, or only those that did not succeed."""
-    if not from_failure:
-        return list(parent.asset_keys)
-    if parent.status is RunStatus.SUCCESS:
-        raise FlowdevError(
-            f"run {parent.run_id[:8]} succeeded: there is no failure to re-execute from "
-            "(drop --from-failure to run it all again)"
-        )
-    if parent.status.is_active:
-        raise FlowdevError(f"run {parent.run_id[:8]} is still {parent.status.value}")
-    materialized = {
-        event.asset_key
-        for event in storage.events_after(0, run_id=parent.run_id)
-        if event.kind is EventKind.ASSET_MATERIALIZATION
-    }
-    return [key for key in parent.asset_keys if key not in materialized]
 
 
 def format_runs_table(runs: list[RunRecord]) -> list[list[str]]:

@@ -36,7 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from flowdev.events import EventKind, RunEvent
-from flowdev.instance.storage import RunStatus, Storage
+from flowdev.instance.run_records import RunStatus
+from flowdev.instance.storage import Storage
 from flowdev.project.project import Project, find_project, load_definitions
 from flowdev.project.snapshot import build_snapshot
 from flowdev.runs.launcher import launch_run, wait_for_run

@@ -28,8 +28,9 @@ import pytest
 from conftest import SAMPLE_PROJECT, WriteProject
 from flowdev import AssetKey
 from flowdev.events import EventKind
+from flowdev.instance.run_records import ACTIVE_STATUSES, RunStatus
 from flowdev.instance.runlog import read_run_log
-from flowdev.instance.storage import ACTIVE_STATUSES, RunStatus, Storage
+from flowdev.instance.storage import Storage
 from flowdev.project.project import Project, find_project
 from flowdev.project.snapshot import DefinitionsSnapshot
 from flowdev.runs.launcher import cancel_run, launch_run, reconcile_runs

@@ -28,13 +28,8 @@ from flowdev import (
 )
 from flowdev.errors import ExecutionError
 from flowdev.execution.materialize import materialize
-from flowdev.resources.io import (
-    _create_temp_file,
-    _SpareFiles,
-    remove_abandoned_temp_files,
-    safe_path_part,
-    storage_path,
-)
+from flowdev.paths import safe_path_part, storage_path
+from flowdev.resources.files import SpareFiles, create_temp_file, remove_abandoned_temp_files
 
 
 def files_under(directory: str | Path) -> set[str]:
@@ -200,11 +195,11 @@ def test_spare_files_are_made_ahead_taken_one_by_one_and_removed_on_close(
     tmp_path: Path,
 ) -> None:
     directory = tmp_path / "not" / "yet"
-    spares = _SpareFiles()
+    spares = SpareFiles()
 
     assert spares.take(str(directory)) is None  # the first call asks for them
     deadline = time.monotonic() + 10
-    while len(files_under(tmp_path)) < _SpareFiles.AHEAD and time.monotonic() < deadline:
+    while len(files_under(tmp_path)) < SpareFiles.AHEAD and time.monotonic() < deadline:
         time.sleep(0.001)
     taken = spares.take(str(directory))
     spares.close()
@@ -222,16 +217,16 @@ def test_spare_files_are_made_ahead_taken_one_by_one_and_removed_on_close(
 # A process that makes its spare files and a half-written value, then waits to be killed.
 LEAVES_TEMP_FILES = """
 import os, sys, time
-from flowdev.resources.io import _SpareFiles, _create_temp_file
+from flowdev.resources.files import SpareFiles, create_temp_file
 
 directory = sys.argv[1]
-fd, _ = _create_temp_file(os.path.join(directory, "half_written"))
+fd, _ = create_temp_file(os.path.join(directory, "half_written"))
 os.write(fd, b"partial")
-spares = _SpareFiles()
+spares = SpareFiles()
 spares.take(directory)
 mine = f"~{os.getpid()}-"
 deadline = time.monotonic() + 10
-while sum(mine in name for name in os.listdir(directory)) < 1 + _SpareFiles.AHEAD:
+while sum(mine in name for name in os.listdir(directory)) < 1 + SpareFiles.AHEAD:
     if time.monotonic() > deadline:
         sys.exit("its temporary files were not all there")
     time.sleep(0.005)
@@ -247,7 +242,7 @@ def test_temp_files_of_a_killed_process_go_when_a_directory_is_first_written_to(
     directory.mkdir()
     (directory / "value").write_bytes(b"stored")
     # This process is writing a value there meanwhile: its temp file must survive.
-    writing_fd, writing_path = _create_temp_file(str(directory / "being_written"))
+    writing_fd, writing_path = create_temp_file(str(directory / "being_written"))
     child = subprocess.Popen(
         [sys.executable, "-c", LEAVES_TEMP_FILES, str(directory)],
         stdout=subprocess.PIPE,
@@ -258,16 +253,16 @@ def test_temp_files_of_a_killed_process_go_when_a_directory_is_first_written_to(
     os.kill(child.pid, signal.SIGKILL)
     assert child.wait(timeout=10) == -signal.SIGKILL
     left = sorted(name for name in os.listdir(directory) if f"~{child.pid}-" in name)
-    assert len(left) == 1 + _SpareFiles.AHEAD
+    assert len(left) == 1 + SpareFiles.AHEAD
     # As if the dead process's pid had been reused by a live one (this one).
     os.rename(directory / left[0], directory / f".spare~{os.getpid()}-999999.tmp")
 
-    spares = _SpareFiles()
+    spares = SpareFiles()
     spares.take(str(directory))  # the first ask for the directory also cleans it
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and (
         any(f"~{child.pid}-" in name for name in os.listdir(directory))
-        or len(os.listdir(directory)) < 2 + _SpareFiles.AHEAD
+        or len(os.listdir(directory)) < 2 + SpareFiles.AHEAD
     ):
         time.sleep(0.005)
 
@@ -275,7 +270,7 @@ def test_temp_files_of_a_killed_process_go_when_a_directory_is_first_written_to(
     assert {"value", Path(writing_path).name} <= names
     assert not any(f"~{child.pid}-" in name for name in names)
     assert f".spare~{os.getpid()}-999999.tmp" not in names
-    assert len(names) == 2 + _SpareFiles.AHEAD  # the live process's own spares
+    assert len(names) == 2 + SpareFiles.AHEAD  # the live process's own spares
     # Whatever is left is held by a live process: a second cleanup removes nothing.
     assert remove_abandoned_temp_files(directory) == 0
     os.write(writing_fd, b"new value")
@@ -288,10 +283,10 @@ def test_temp_files_of_a_killed_process_go_when_a_directory_is_first_written_to(
 
 @pytest.mark.parametrize("part", [".spare~1-2.tmp", ".orders~123-0.tmp"])
 def test_no_stored_value_is_ever_named_like_a_temp_file(part: str) -> None:
-    from flowdev.resources.io import _TEMP_NAME
+    from flowdev.resources.files import TEMP_NAME
 
-    assert _TEMP_NAME.fullmatch(part)
-    assert _TEMP_NAME.fullmatch(safe_path_part(part)) is None
+    assert TEMP_NAME.fullmatch(part)
+    assert TEMP_NAME.fullmatch(safe_path_part(part)) is None
 
 
 def test_a_run_with_many_outputs_leaves_only_their_files(storage_dir: str) -> None:

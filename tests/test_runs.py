@@ -9,12 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from flowdev.cli.runs import reexecution_keys
 from flowdev.events import EventKind
+from flowdev.instance.run_records import RunRecord, RunStatus
 from flowdev.instance.runlog import read_run_log
-from flowdev.instance.storage import RunRecord, RunStatus, Storage
+from flowdev.instance.storage import Storage
 from flowdev.project.project import Project, find_project
 from flowdev.runs.launcher import cancel_run, launch_run, reconcile_runs, wait_for_run
+from flowdev.runs.reexecute import reexecution_keys
 
 DIAMOND = """
     import os, time
@@ -214,13 +215,13 @@ def _temp_files(directory: Path, pid: int | None = None) -> list[str]:
 
 def _start_waiting_run(storage: Storage, project: Project, keys: list[str]) -> tuple[str, int]:
     """A run blocked in `waits`, once its spare files are ready in storage/."""
-    from flowdev.resources.io import _SpareFiles
+    from flowdev.resources.files import SpareFiles
 
     run = launch_run(storage, project, keys)
     _wait_for(lambda: ("STEP_START", "waits") in _kinds(storage, run.run_id))
     pid = storage.get_run(run.run_id).pid
     assert pid is not None
-    _wait_for(lambda: len(_temp_files(storage.storage_dir, pid)) == _SpareFiles.AHEAD)
+    _wait_for(lambda: len(_temp_files(storage.storage_dir, pid)) == SpareFiles.AHEAD)
     return run.run_id, pid
 
 

@@ -8,8 +8,10 @@ import time
 
 import pytest
 from flowdev import AssetKey
+from flowdev.instance.event_log import AssetState
+from flowdev.instance.run_records import RunRecord, RunStatus
 from flowdev.instance.status import Status, asset_statuses, compute_statuses
-from flowdev.instance.storage import AssetState, RunRecord, RunStatus, Storage
+from flowdev.instance.storage import Storage
 from flowdev.project.project import Project, find_project
 from flowdev.project.snapshot import DefinitionsSnapshot
 from flowdev.runs.launcher import launch_run, wait_for_run

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from flowdev import AssetKey
-from flowdev.instance.storage import RunStatus, Storage
+from flowdev.instance.run_records import RunStatus
+from flowdev.instance.storage import Storage
 from flowdev.project.project import find_project
 from flowdev.tui.app import FlowdevApp
 from flowdev.tui.screens.help import HelpScreen

@@ -9,8 +9,8 @@ import random
 from pathlib import Path
 
 import pytest
+from flowdev.drawing.grid import build_grid
 from flowdev.drawing.layout import compute_layout
-from flowdev.drawing.text import build_grid
 from flowdev.keys import AssetKey
 from flowdev.project.snapshot import AssetSnapshot, DefinitionsSnapshot
 from flowdev.records import replace

@@ -4,8 +4,8 @@ import time
 
 import pytest
 from flowdev.events import EventKind
+from flowdev.instance.event_log import EventRecord
 from flowdev.instance.runlog import LogLine
-from flowdev.instance.storage import EventRecord
 from flowdev.tui.widgets.log_view import RunLogView
 from textual.app import App, ComposeResult
 

@@ -13,15 +13,10 @@ from pathlib import Path
 import pytest
 from flowdev import AssetKey
 from flowdev.events import EventKind
+from flowdev.instance.event_log import AssetState, EventRecord, MaterializationRecord
+from flowdev.instance.run_records import RunRecord, RunStatus
 from flowdev.instance.runlog import LogLine
 from flowdev.instance.status import compute_statuses
-from flowdev.instance.storage import (
-    AssetState,
-    EventRecord,
-    MaterializationRecord,
-    RunRecord,
-    RunStatus,
-)
 from flowdev.project.loader import LoadError, load_project
 from flowdev.project.project import find_project
 from flowdev.project.watch import LoadFailed, Reloaded

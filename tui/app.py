@@ -27,8 +27,9 @@ from pathlib import Path, PurePath
 from typing import ClassVar, Concatenate, ParamSpec
 
 from flowdev.errors import EditorError, FlowdevError, StorageError
+from flowdev.instance.event_log import EventRecord
+from flowdev.instance.run_records import RunRecord
 from flowdev.instance.status import AssetStatus, Status
-from flowdev.instance.storage import EventRecord, RunRecord
 from flowdev.keys import AssetKey
 from flowdev.project.loader import LoadError
 from flowdev.project.project import Project
@@ -589,10 +590,10 @@ class FlowdevApp(App[None]):
     @work(thread=True, group="launch", exit_on_error=False)
     @_storage_failure_shown
     def _reexecute(self, run_id: str) -> None:
-        from flowdev.cli.runs import reexecution_keys
         from flowdev.errors import FlowdevError
         from flowdev.instance.storage import Storage
         from flowdev.runs.launcher import launch_run
+        from flowdev.runs.reexecute import reexecution_keys
 
         with Storage(self.project.home) as storage:
             parent = storage.get_run(run_id)

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowdev.errors import ExecutionError, StorageError
+from flowdev.instance.event_log import EventRecord
+from flowdev.instance.run_records import RunRecord, RunStatus
 from flowdev.instance.runlog import LogLine, RunLogTail
 from flowdev.instance.status import AssetStatus, asset_statuses
-from flowdev.instance.storage import EventRecord, RunRecord, RunStatus, Storage
+from flowdev.instance.storage import Storage
 from flowdev.keys import AssetKey
 from flowdev.project.snapshot import DefinitionsSnapshot
 from flowdev.runs.launcher import reconcile_runs

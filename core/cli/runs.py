@@ -1,36 +1,17 @@
-"""The run commands of the CLI: materialize, runs, logs, cancel, reexecute.
-
-They launch and watch worker processes through `flowdev.runs.launcher` and read what the
-workers wrote through `flowdev.instance.storage`; nothing here executes user code.
-"""
+"""How the CLI shows runs: a live per-asset log above a progress bar, plain log lines,
+the runs table, and each asset's outcome for ``--json``."""
 
 from __future__ import annotations
 
-import json
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
-from types import FrameType
-from typing import Annotated, Any
+from typing import Any
 
 import typer
-from flowdev.errors import ConfigError, FlowdevError
 from flowdev.events import EventKind
-from flowdev.instance.runlog import LogLine, RunLogTail
-from flowdev.instance.storage import RunRecord, RunStatus, Storage
-from flowdev.project.project import Project
-from flowdev.runs.launcher import cancel_run, launch_run, reconcile_runs
+from flowdev.instance.run_records import RunRecord, RunStatus
+from flowdev.instance.runlog import LogLine
+from flowdev.instance.storage import Storage
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from flowdev.project.snapshot import DefinitionsSnapshot
-
-RunIdArgument = Annotated[str, typer.Argument(help="A run id (a unique prefix is enough).")]
-_POLL_SECONDS = 0.05
-_RECONCILE_SECONDS = 0.5
 _STATUS_STYLE = {
     "success": "green",
     "failure": "red",
@@ -42,172 +23,9 @@ _STATUS_STYLE = {
 }
 
 
-def open_storage(project: Project) -> Storage:
-    """The project's instance, with vanished workers' runs already marked failed."""
-    storage = Storage(project.home)
-    reconcile_runs(storage)
-    return storage
-
-
-def read_run_config(path: Path | None) -> dict[str, Any]:
-    """Run config from a JSON, YAML or TOML file (``--config``)."""
-    if path is None:
-        return {}
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"cannot read the run config file {path}: {error.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}:{line}: byte {error.start} (0x{data[error.start]:02x}) is not UTF-8;"
-            " save the file as UTF-8"
-        ) from None
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".json":
-            config = json.loads(text)
-        elif suffix == ".toml":
-            import tomllib
-
-            config = tomllib.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            try:
-                import yaml
-            except ImportError:
-                raise ConfigError(
-                    f"{path}: reading YAML needs PyYAML (pip install pyyaml); "
-                    "or write the config as JSON or TOML"
-                ) from None
-            config = yaml.safe_load(text)
-        else:
-            raise ConfigError(f"{path}: run config must be a .json, .yaml or .toml file")
-    except ValueError as error:  # json, toml and yaml errors all derive from ValueError
-        raise ConfigError(f"{path}: {error}") from None
-    except RecursionError:
-        raise ConfigError(
-            f"{path}: the run config nests deeper than the parser can follow; no config"
-            " field takes data nested that deep"
-        ) from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: run config must be a mapping, like {{'ops': {{...}}}}")
-    return config
-
-
-def materialize_and_watch(
-    storage: Storage,
-    project: Project,
-    asset_keys: list[str],
-    *,
-    selection: str,
-    run_config: dict[str, Any],
-    as_json: bool,
-    parent: RunRecord | None = None,
-    code_fingerprint: str | None = None,
-    definitions: DefinitionsSnapshot | None = None,
-) -> int:
-    """Launch a run, stream it to the terminal, and return the exit code (0 or 1).
-
-    Raises:
-        ConfigError: the run config does not fit ``definitions``; nothing was launched.
-    """
-    run = launch_run(
-        storage,
-        project,
-        asset_keys,
-        selection=selection,
-        run_config=run_config,
-        parent_run_id=parent.run_id if parent else None,
-        root_run_id=(parent.root_run_id or parent.run_id) if parent else None,
-        code_fingerprint=code_fingerprint,
-        definitions=definitions,
-    )
-    printer = None if as_json else _LivePrinter(run, len(asset_keys))
-    tail = RunLogTail(storage, run.run_id)
-    try:
-        with _signal_interrupts(signal.SIGTERM):
-            run = _follow(storage, tail, printer.show if printer else None)
-    except KeyboardInterrupt as interrupt:
-        if isinstance(interrupt, _Terminated):
-            note = "SIGTERM received: canceling the run (signals are ignored until it stops)..."
-        else:
-            note = "canceling the run (Ctrl-C again is ignored until it stops)..."
-        if printer:
-            printer.note(note)
-        else:
-            typer.echo(note, err=True)
-        with _signals_ignored(signal.SIGINT, signal.SIGTERM):
-            cancel_run(storage, run.run_id)
-            run = _follow(storage, tail, printer.show if printer else None)
-    finally:
-        if printer:
-            printer.close()
-    if as_json:
-        typer.echo(json.dumps({"run": run.to_json(), "assets": _asset_outcomes(storage, run)}))
-    elif printer:
-        printer.summary(storage.get_run(run.run_id))
-    return 0 if run.status is RunStatus.SUCCESS else 1
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM (CI canceling a job, `timeout`, `docker stop`): handled as Ctrl-C is."""
-
-
-@contextmanager
-def _signal_interrupts(signum: signal.Signals) -> Iterator[None]:
-    def interrupt(received: int, frame: FrameType | None) -> None:
-        raise _Terminated(signal.Signals(received).name)
-
-    with _handling(signum, interrupt):
-        yield
-
-
-@contextmanager
-def _signals_ignored(*signums: signal.Signals) -> Iterator[None]:
-    with ExitStack() as stack:
-        for signum in signums:
-            stack.enter_context(_handling(signum, signal.SIG_IGN))
-        yield
-
-
-@contextmanager
-def _handling(signum: signal.Signals, handler: Any) -> Iterator[None]:
-    # Handlers can only be set from the main thread (an embedding app may call from another).
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signum, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signum, previous)
-
-
-def _follow(
-    storage: Storage, tail: RunLogTail, show: Callable[[list[LogLine]], None] | None
-) -> RunRecord:
-    last_reconcile = time.monotonic()
-    while True:
-        lines = tail.poll()
-        if show and lines:
-            show(lines)
-        if tail.ended:
-            return storage.get_run(tail.run_id)
-        if time.monotonic() - last_reconcile > _RECONCILE_SECONDS:
-            reconcile_runs(storage)
-            last_reconcile = time.monotonic()
-            run = storage.get_run(tail.run_id)
-            if not run.status.is_active:
-                # Ended without its worker's last events (it was killed): drain and stop.
-                if show:
-                    show(tail.poll())
-                return run
-        time.sleep(_POLL_SECONDS)
-
-
-def _asset_outcomes(storage: Storage, run: RunRecord) -> list[dict[str, Any]]:
+def asset_outcomes(storage: Storage, run: RunRecord) -> list[dict[str, Any]]:
+    """Each of the run's assets and what became of it: materialized, failed, skipped,
+    canceled or not_run."""
     outcome = {key: "not_run" for key in run.asset_keys}
     for event in storage.events_after(0, run_id=run.run_id):
         if event.kind is EventKind.ASSET_MATERIALIZATION and event.asset_key:
@@ -227,7 +45,7 @@ def _asset_outcomes(storage: Storage, run: RunRecord) -> list[dict[str, Any]]:
     return [{"key": key, "outcome": value} for key, value in outcome.items()]
 
 
-class _LivePrinter:
+class LivePrinter:
     """Per-asset lines and compute output above a progress bar (a bar only on a TTY)."""
 
     def __init__(self, run: RunRecord, total: int) -> None:
@@ -339,35 +157,6 @@ def print_log_lines(lines: list[LogLine]) -> None:
             for number, text in enumerate(line.text.splitlines() or [""]):
                 prefix = f"{clock} {step} {line.level:<7} " if number == 0 else "    "
                 typer.echo(f"{prefix}{text}")
-
-
-def follow_log(storage: Storage, run_id: str, follow: bool) -> RunRecord:
-    """Print a run's log; with ``follow``, keep printing until the run ends."""
-    run = storage.get_run(run_id)
-    tail = RunLogTail(storage, run.run_id)
-    print_log_lines(tail.poll())
-    if follow and run.status.is_active:
-        run = _follow(storage, tail, print_log_lines)
-    return storage.get_run(run.run_id)
-
-
-def reexecution_keys(storage: Storage, parent: RunRecord, from_failure: bool) -> list[str]:
-    """The keys a re-execution of ``parent`` runs: all, or only those that did not succeed."""
-    if not from_failure:
-        return list(parent.asset_keys)
-    if parent.status is RunStatus.SUCCESS:
-        raise FlowdevError(
-            f"run {parent.run_id[:8]} succeeded: there is no failure to re-execute from "
-            "(drop --from-failure to run it all again)"
-        )
-    if parent.status.is_active:
-        raise FlowdevError(f"run {parent.run_id[:8]} is still {parent.status.value}")
-    materialized = {
-        event.asset_key
-        for event in storage.events_after(0, run_id=parent.run_id)
-        if event.kind is EventKind.ASSET_MATERIALIZATION
-    }
-    return [key for key in parent.asset_keys if key not in materialized]
 
 
 def format_runs_table(runs: list[RunRecord]) -> list[list[str]]:

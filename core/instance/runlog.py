@@ -20,7 +20,8 @@ import os
 from pathlib import Path
 
 from flowdev.events import EventKind
-from flowdev.instance.storage import EventRecord, Storage
+from flowdev.instance.event_log import EventRecord
+from flowdev.instance.storage import Storage
 
 from ..records import record
 

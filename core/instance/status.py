@@ -14,7 +14,9 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from flowdev.instance.storage import AssetState, CheckResultRecord, RunRecord, RunStatus, Storage
+from flowdev.instance.event_log import AssetState, CheckResultRecord
+from flowdev.instance.run_records import RunRecord, RunStatus, iso_utc
+from flowdev.instance.storage import Storage
 from flowdev.keys import AssetKey
 from flowdev.project.snapshot import AssetSnapshot, DefinitionsSnapshot
 
@@ -59,8 +61,6 @@ class AssetStatus(NamedTuple):
 
     def to_json(self) -> dict[str, Any]:
         """The status fields of the CLI's ``assets --json`` shape."""
-        from flowdev.instance.storage import iso_utc
-
         return {
             "status": self.status.value,
             "stale_reasons": list(self.stale_reasons),

@@ -24,7 +24,8 @@ from typing import Any
 
 from flowdev.errors import ExecutionError
 from flowdev.events import EventKind, RunEvent
-from flowdev.instance.storage import ACTIVE_STATUSES, RunRecord, RunStatus, Storage
+from flowdev.instance.run_records import ACTIVE_STATUSES, RunRecord, RunStatus
+from flowdev.instance.storage import Storage
 from flowdev.project.project import Project
 from flowdev.runs.processes import RUN_ID_ENV, end_run_processes
 

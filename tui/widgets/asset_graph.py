@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
+from flowdev.drawing.grid import GroupLabel
 from flowdev.drawing.layout import Direction
-from flowdev.drawing.text import GroupLabel
 from flowdev.keys import AssetKey
 from flowdev.project.snapshot import DefinitionsSnapshot
 from flowdev.tui.widgets.graph_drawing import (

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from flowdev.instance.event_log import MaterializationRecord
 from flowdev.instance.status import AssetStatus
-from flowdev.instance.storage import MaterializationRecord
 from flowdev.project.snapshot import AssetSnapshot
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown

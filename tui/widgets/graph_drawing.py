@@ -12,8 +12,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from flowdev.drawing.grid import Grid, build_grid
 from flowdev.drawing.layout import compute_layout
-from flowdev.drawing.text import Grid, build_grid
 from flowdev.keys import AssetKey
 from flowdev.project.snapshot import DefinitionsSnapshot
 from textual.geometry import Region

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from flowdev.instance.storage import RunRecord
+from flowdev.instance.run_records import RunRecord
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message

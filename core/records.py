@@ -32,9 +32,7 @@ keeps; tests compare each builder with the public constructor.
 ``TYPE_CHECKING`` only (2-4 ms, once per load; ``import flowdev`` never imports it).
 
 A record is a tuple underneath: code that treats any tuple as a sequence of values asks
-`is_record` first. Modules in ``core/`` import this one relatively (``from ..records
-import record``): ``mypy core`` checks them as ``core.*`` and does not resolve
-``flowdev.*`` imports, and only a resolved decorator tells it a record's constructor.
+`is_record` first.
 """
 
 from __future__ import annotations

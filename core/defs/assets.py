@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.keys import AssetDep, AssetKey, dep_on, to_asset_key, to_dep_key
-
-from ..records import EMPTY, builder, freeze, record, replace
+from flowdev.records import EMPTY, builder, freeze, record, replace
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence

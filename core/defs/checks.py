@@ -9,8 +9,7 @@ from typing import Any
 from flowdev.defs.descriptions import description_of
 from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.keys import AssetKey, to_asset_key, to_dep_key
-
-from ..records import EMPTY, builder, freeze, record
+from flowdev.records import EMPTY, builder, freeze, record
 
 
 class AssetCheckSeverity(Enum):

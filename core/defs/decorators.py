@@ -36,8 +36,7 @@ from flowdev.defs.assets import (
 from flowdev.defs.descriptions import description_of
 from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.keys import AssetKey, dep_on, named_key, to_asset_key
-
-from ..records import EMPTY, builder, freeze, record, values_builder
+from flowdev.records import EMPTY, builder, freeze, record, values_builder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import chain
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from flowdev.defs.assets import (
     DEFAULT_GROUP,
@@ -60,7 +60,7 @@ def _is_check(item: Any) -> bool:
     return isinstance(item, AssetChecksDefinition)
 
 
-def _is_asset_job(job: Any) -> bool:
+def _is_asset_job(job: Any) -> TypeGuard[UnresolvedAssetJobDefinition]:
     from flowdev.defs.jobs import UnresolvedAssetJobDefinition
 
     return isinstance(job, UnresolvedAssetJobDefinition)
@@ -116,7 +116,8 @@ class Definitions:
         self.sensors = tuple(sensors or ())
         # As in Dagster, a job that a schedule or sensor targets is part of the project.
         all_jobs = list(jobs or ())
-        for target in (*self.schedules, *self.sensors):
+        targets: list[ScheduleDefinition | SensorDefinition] = [*self.schedules, *self.sensors]
+        for target in targets:
             if target.job is not None and all(target.job is not j for j in all_jobs):
                 all_jobs.append(target.job)
         self.jobs = tuple(all_jobs)

@@ -13,8 +13,7 @@ from typing import Any
 
 from flowdev.defs.descriptions import description_of
 from flowdev.errors import InvalidDefinitionError, refuse_unsupported
-
-from ..records import EMPTY, builder, freeze, is_record, record
+from flowdev.records import EMPTY, builder, freeze, is_record, record
 
 # Dagster's arguments of `In` and `Out` that flowdev does not implement yet, refused:
 # an op's inputs and outputs are passed in memory and typed by Python alone.

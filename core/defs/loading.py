@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flowdev.defs.assets import AssetsDefinition, AssetSpec
 from flowdev.errors import InvalidDefinitionError
 from flowdev.keys import AssetKey
-
-from ..records import is_record
+from flowdev.records import is_record
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

@@ -15,8 +15,7 @@ from typing import Any
 
 from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.keys import AssetKey, to_asset_key
-
-from ..records import EMPTY, builder, freeze, is_record, record
+from flowdev.records import EMPTY, builder, freeze, is_record, record
 
 
 @record

@@ -7,8 +7,7 @@ from datetime import timedelta
 from enum import Enum
 
 from flowdev.errors import InvalidDefinitionError
-
-from ..records import builder, record
+from flowdev.records import builder, record
 
 
 @record(init=False)

@@ -6,8 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flowdev.keys import AssetKey, to_asset_key
-
-from ..records import EMPTY, builder, freeze, record
+from flowdev.records import EMPTY, builder, freeze, record
 
 
 @record(init=False)

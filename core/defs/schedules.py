@@ -10,8 +10,7 @@ from flowdev.defs.descriptions import description_of
 from flowdev.defs.policies import validate_cron
 from flowdev.errors import InvalidDefinitionError
 from flowdev.frames import called_from
-
-from ..records import EMPTY, builder, freeze, record
+from flowdev.records import EMPTY, builder, freeze, record
 
 
 class DefaultScheduleStatus(Enum):

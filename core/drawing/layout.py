@@ -28,9 +28,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal, TypeAlias
 
 from flowdev.keys import AssetKey
+from flowdev.records import FrozenDict, record
 from flowdev.selection.graph import AssetGraph
-
-from ..records import FrozenDict, record
 
 Direction = Literal["up", "down", "left", "right"]
 
@@ -108,8 +107,9 @@ class Layout:
             row = self.layers[layer]
             index += step
             while 0 <= index < len(row):
-                if isinstance(row[index], AssetKey):
-                    return row[index]
+                node = row[index]
+                if isinstance(node, AssetKey):
+                    return node
                 index += step
             return None
         linked = self.parents(key) if direction == "up" else self.children(key)
@@ -220,9 +220,9 @@ def compute_layout(
         rows = _reduce_crossings(rows, up, down, pos, sweeps, group_of)
 
     keys_of = order.__getitem__
-    node_of = [*order, *dummy_of].__getitem__
+    by_index: list[LayoutNode] = [*order, *dummy_of]
     return Layout(
-        layers=tuple(tuple(map(node_of, row)) for row in rows),
+        layers=tuple(tuple(by_index[index] for index in row) for row in rows),
         positions=FrozenDict(zip(order, zip(layer_of, pos, strict=False), strict=True)),
         edges=tuple(edges),
         links=tuple(_links(rows[i], down, pos) for i in range(depth - 1)),

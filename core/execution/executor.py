@@ -62,7 +62,7 @@ class RunResources:
     secrets: frozenset[str] = frozenset()
     run_tags: Mapping[str, str] = field(default_factory=dict)
     instance: Any = None
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], object] = time.sleep  # may be an Event.wait, ended early
     should_stop: Callable[[], bool] = lambda: False
 
 

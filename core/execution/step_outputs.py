@@ -19,8 +19,7 @@ from flowdev.defs.checks import AssetCheckResult, AssetCheckSpec
 from flowdev.defs.results import MaterializeResult, Output
 from flowdev.errors import ExecutionError, close_matches, did_you_mean
 from flowdev.keys import AssetKey
-
-from ..records import is_record
+from flowdev.records import is_record
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,7 @@ from pathlib import Path
 from flowdev.events import EventKind
 from flowdev.instance.event_log import EventRecord
 from flowdev.instance.storage import Storage
-
-from ..records import record
+from flowdev.records import record
 
 _END_KINDS = frozenset(
     {

@@ -34,8 +34,7 @@ from flowdev.process_group import signal_group
 from flowdev.project.forkserver import ForkServer, ForkServerError, fork_available
 from flowdev.project.project import Project, is_user_file
 from flowdev.project.snapshot import DefinitionsSnapshot
-
-from ..records import record, replace
+from flowdev.records import record, replace
 
 __all__ = ["LoadError", "LoadErrorKind", "Loader", "load_project", "main"]
 

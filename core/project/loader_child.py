@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from flowdev.project.loader import STACK_SIGNAL, LoadError, LoadErrorKind
 from flowdev.project.project import Project, is_user_file
-
-from ..records import replace
+from flowdev.records import replace
 
 if TYPE_CHECKING:
     from flowdev.defs.definitions import Definitions

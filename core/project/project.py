@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowdev.errors import FlowdevError, ProjectError
-
-from ..records import record
+from flowdev.records import record
 
 # `tomllib` and `traceback` stay off the path of a worker or loader child, which is
 # handed its `Project` and only reports errors it meets.

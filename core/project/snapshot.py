@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowdev.keys import AssetKey
+from flowdev.records import EMPTY, freeze, record
 from flowdev.selection.graph import AssetGraph, AssetNode
-
-from ..records import EMPTY, freeze, record
 
 if TYPE_CHECKING:
     from flowdev.defs.definitions import Definitions
@@ -370,15 +369,15 @@ def build_snapshot(defs: Definitions, *, load_seconds: float = 0.0) -> Definitio
     checks_by_asset: dict[AssetKey, list[str]] = {}
     checks = []
     for check in defs.asset_checks:
-        spec = check.spec
-        checks_by_asset.setdefault(spec.asset_key, []).append(spec.name)
+        check_spec = check.spec
+        checks_by_asset.setdefault(check_spec.asset_key, []).append(check_spec.name)
         code = getattr(check.fn, "__code__", None)
         checks.append(
             CheckSnapshot(
-                asset_key=spec.asset_key,
-                name=spec.name,
-                description=spec.description,
-                blocking=spec.blocking,
+                asset_key=check_spec.asset_key,
+                name=check_spec.name,
+                description=check_spec.description,
+                blocking=check_spec.blocking,
                 source_file=code.co_filename if code else None,
                 source_line=code.co_firstlineno if code else None,
             )

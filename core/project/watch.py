@@ -26,8 +26,7 @@ from flowdev.errors import FlowdevError, ProjectError, WatchError
 from flowdev.project.loader import Loader, LoadError
 from flowdev.project.project import Project
 from flowdev.project.snapshot import DefinitionsSnapshot
-
-from ..records import record
+from flowdev.records import record
 
 __all__ = ["LoadFailed", "ProjectFilter", "Reloaded", "watch_project"]
 

@@ -32,6 +32,7 @@ from flowdev.errors import (
     close_matches,
     did_you_mean,
 )
+from flowdev.records import is_record
 from flowdev.resources.config import RunConfig, run_config_dict
 from flowdev.resources.configurable import (
     Configurable,
@@ -50,8 +51,6 @@ from flowdev.resources.resource import (
     default_logger,
     schema_annotation,
 )
-
-from ..records import is_record
 
 
 class _Bound:

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 from flowdev.errors import CycleError
 from flowdev.keys import AssetKey
-
-from ..records import EMPTY, record
+from flowdev.records import EMPTY, record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence

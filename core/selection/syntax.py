@@ -43,6 +43,7 @@ QUOTED is ``"..."`` on one line; the rest are single characters ``* + : = ( ) ,`
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -63,7 +64,7 @@ _PUNCTUATION = frozenset("*+:=(),")  # each is a token whose kind is the charact
 _FOREIGN_OPERATORS = {"&": "and", "|": "or", "!": "not", "~": "not"}
 _ATTRIBUTES = ("key", "group", "tag", "kind", "owner")
 _VALUE_NOUNS = {"group": "a group name", "tag": "a tag key", "kind": "a kind", "owner": "an owner"}
-_BY_VALUE = {
+_BY_VALUE: dict[str, Callable[[str], AssetSelection]] = {
     "group": AssetSelection.groups,
     "kind": AssetSelection.kind,
     "owner": AssetSelection.owner,

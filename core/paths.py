@@ -1,4 +1,6 @@
-"""Asset keys as file paths: each key part percent-encoded into one harmless segment.
+"""Paths: asset keys as file paths, and files as a person reads them (`shown_path`).
+
+An asset key becomes a path with each key part percent-encoded into one harmless segment.
 
 `safe_path_part` maps a key part (or a run id) to a segment that cannot name a path
 outside the directory it is joined to, and that no other part maps to; `storage_path`
@@ -76,3 +78,13 @@ def _absolute(path: str) -> str:
 @functools.lru_cache(maxsize=64)
 def _resolved_dir(absolute_path: str) -> str:
     return str(Path(absolute_path).resolve())
+
+
+def shown_path(filename: str, root: Path | None) -> str:
+    """``filename`` relative to ``root`` when it lies inside it, else as it is: how
+    messages, tables and the app name a project's files."""
+    if root is not None:
+        path = Path(filename)
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return filename

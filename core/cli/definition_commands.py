@@ -232,7 +232,7 @@ def assets(
 
 
 def _age(timestamp: float | None) -> str:
-    from flowdev.cli.runs import ago
+    from flowdev.durations import ago
 
     return "-" if timestamp is None else ago(time.time() - timestamp)
 

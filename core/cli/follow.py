@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from flowdev.cli.runs import LivePrinter, asset_outcomes, print_log_lines
@@ -20,7 +20,6 @@ from flowdev.instance.storage import Storage
 from flowdev.project.project import Project
 from flowdev.runs.launcher import cancel_run, launch_run, reconcile_runs
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from flowdev.project.snapshot import DefinitionsSnapshot
 

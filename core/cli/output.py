@@ -8,11 +8,11 @@ stdout as ``{"error": {...}}`` (and, readable, to stderr).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from flowdev.errors import FlowdevError
+from flowdev.paths import shown_path
 from flowdev.project.project import Project, describe_error
 
 if TYPE_CHECKING:
@@ -55,8 +55,7 @@ def _indented(text: str) -> str:
 
 def relative_path(project: Project, filename: str) -> str:
     """``filename`` relative to the project's root, or as it is when outside it."""
-    path = Path(filename)
-    return str(path.relative_to(project.root)) if path.is_relative_to(project.root) else filename
+    return shown_path(filename, project.root)
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:

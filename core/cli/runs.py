@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import typer
+from flowdev.durations import ago
 from flowdev.events import EventKind
 from flowdev.instance.run_records import RunRecord, RunStatus
 from flowdev.instance.runlog import LogLine
@@ -178,12 +179,3 @@ def format_runs_table(runs: list[RunRecord]) -> list[list[str]]:
             ]
         )
     return rows
-
-
-def ago(seconds: float) -> str:
-    """``"3m ago"``: a duration in its largest whole unit."""
-    seconds = max(0, int(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"

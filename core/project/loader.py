@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from flowdev.paths import shown_path
 from flowdev.process_group import signal_group
 from flowdev.project.forkserver import ForkServer, ForkServerError, fork_available
 from flowdev.project.project import Project, is_user_file
@@ -84,10 +85,9 @@ class LoadError:
         """``"file:line:column"`` (as much of it as is known), or None."""
         if self.file is None:
             return None
-        path = Path(self.file)
-        if relative_to is not None and path.is_relative_to(relative_to):
-            path = path.relative_to(relative_to)
-        parts = [str(path)] + [str(n) for n in (self.line, self.column) if n is not None]
+        parts = [shown_path(self.file, relative_to)] + [
+            str(n) for n in (self.line, self.column) if n is not None
+        ]
         if self.line is None:
             parts = parts[:1]
         return ":".join(parts)
@@ -104,7 +104,7 @@ class LoadError:
         if where and self.kind != "no_definitions":  # that message names the file itself
             text = f"{where}: {text}"
         if self.changed_files:
-            names = ", ".join(_shown(f, relative_to) for f in self.changed_files)
+            names = ", ".join(shown_path(f, relative_to) for f in self.changed_files)
             text += f" (after a change to {names})"
         return text
 
@@ -126,13 +126,6 @@ class LoadError:
     def from_json(cls, data: Mapping[str, Any]) -> LoadError:
         """Inverse of `to_json`."""
         return cls(**{**data, "changed_files": tuple(data["changed_files"])})
-
-
-def _shown(filename: str, relative_to: Path | None) -> str:
-    path = Path(filename)
-    if relative_to is not None and path.is_relative_to(relative_to):
-        return str(path.relative_to(relative_to))
-    return filename
 
 
 def load_project(

@@ -10,7 +10,6 @@ never leaves its run "started" forever.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -20,16 +19,16 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowdev.errors import ExecutionError
 from flowdev.events import EventKind, RunEvent
 from flowdev.instance.run_records import ACTIVE_STATUSES, RunRecord, RunStatus
 from flowdev.instance.storage import Storage
+from flowdev.process_group import signal_group
 from flowdev.project.project import Project
 from flowdev.runs.processes import RUN_ID_ENV, end_run_processes
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from flowdev.project.snapshot import DefinitionsSnapshot
 
@@ -348,11 +347,7 @@ def _signal(pid: int, run_id: str, signum: signal.Signals) -> None:
     # leads its own process group (start_new_session), and the signal goes to all of it.
     if worker_exit_code(pid, run_id) is not _ALIVE:
         return
-    with contextlib.suppress(ProcessLookupError):
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, signum)
-        else:
-            os.kill(pid, signum)
+    signal_group(pid, signum)
 
 
 def _wait_gone(pid: int, run_id: str, timeout: float) -> None:

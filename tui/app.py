@@ -489,16 +489,17 @@ class FlowdevApp(App[None]):
             }
             label = "stale and missing"
         else:
-            base = set(self.marked) if self.marked else {self.cursor} - {None}
+            cursor = self.cursor
+            base = set(self.marked) if self.marked else set() if cursor is None else {cursor}
             if not base:
                 self.notify("move the cursor to an asset first", severity="warning")
                 return
-            keys = set(base)  # type: ignore[arg-type]
+            keys = set(base)
             if scope == "downstream":
                 keys |= graph.downstream(keys)
             elif scope == "upstream":
                 keys |= graph.upstream(keys)
-            names = sorted(k.to_user_string() for k in base)  # type: ignore[union-attr]
+            names = sorted(k.to_user_string() for k in base)
             label = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
             if scope != "cursor":
                 label += f" ({scope})"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
@@ -31,7 +31,7 @@ class FlowdevCommands(Provider):
 
     @property
     def flowdev_app(self) -> FlowdevApp:
-        return self.app  # type: ignore[return-value]
+        return cast("FlowdevApp", self.app)
 
     async def discover(self) -> Hits:
         for title, action, key in ACTIONS:

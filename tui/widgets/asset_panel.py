@@ -23,6 +23,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.reactive import var
+from textual.widget import Widget
 from textual.widgets import Label, Sparkline, Static
 
 STATUS_STYLE = {
@@ -207,7 +208,7 @@ class AssetPanel(VerticalScroll):
                     series.setdefault(key, [])
         for key in list(series)[1:]:
             series[key] = [_number(r.metadata.get(key)) for r in history]
-        widgets = []
+        widgets: list[Widget] = []
         for label, values in series.items():
             widgets.append(
                 Label(

@@ -20,22 +20,22 @@ import contextlib
 import functools
 import gc
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
 from typing import ClassVar, Concatenate, ParamSpec
 
-from flowdev.errors import EditorError, FlowdevError, StorageError
+from flowdev.errors import FlowdevError, StorageError
 from flowdev.instance.status import AssetStatus, Status
 from flowdev.instance.storage import EventRecord, RunRecord
 from flowdev.keys import AssetKey
 from flowdev.project.loader import LoadError
 from flowdev.project.project import Project
-from flowdev.project.snapshot import DefinitionsSnapshot, diff_snapshots
+from flowdev.project.snapshot import DefinitionsSnapshot
 from flowdev.project.watch import LoadFailed, Reloaded, watch_project
+from flowdev.tui.bindings import bound_keys
 from flowdev.tui.commands import FlowdevCommands
-from flowdev.tui.editor import editor_command
+from flowdev.tui.editor import open_in_editor
 from flowdev.tui.poller import InstancePoller, PollResult
 from flowdev.tui.screens.help import HelpScreen
 from flowdev.tui.screens.quit import QuitChoice, QuitScreen
@@ -43,13 +43,16 @@ from flowdev.tui.screens.selection import SelectionChoice, SelectionScreen
 from flowdev.tui.widgets.asset_graph import AssetGraphView
 from flowdev.tui.widgets.asset_list import AssetListView
 from flowdev.tui.widgets.asset_panel import AssetPanel
+from flowdev.tui.widgets.log_pane import LogPane
 from flowdev.tui.widgets.log_view import RunLogView
+from flowdev.tui.widgets.project_header import ProjectHeader
 from flowdev.tui.widgets.runs_table import RunsTable
+from flowdev.tui.widgets.save_notice import SaveNotice
 from rich.markup import escape
 from textual import on, work
-from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -100,22 +103,105 @@ class FlowdevApp(App[None]):
     ]
     COMMANDS = App.COMMANDS | {FlowdevCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "materialize('cursor')", "Materialize", id="app.materialize"),
-        Binding("M", "materialize('downstream')", "+downstream", id="app.downstream"),
-        Binding("U", "materialize('upstream')", "+upstream", id="app.upstream"),
-        Binding("S", "materialize('stale')", "Stale+missing", id="app.stale"),
-        Binding("s", "select", "Select", id="app.select"),
-        Binding("enter", "enter", "Panel / run changed", id="app.enter", show=False),
-        Binding("v", "toggle_view", "Graph/list", id="app.toggle_view"),
-        Binding("r", "reload", "Reload", id="app.reload"),
-        Binding("e", "edit", "Edit", id="app.edit"),
-        Binding("l", "focus_logs", "Logs", id="app.logs"),
-        Binding("f", "follow", "Follow", id="app.follow", show=False),
-        Binding("a", "filter_log", "Log: this asset", id="app.filter_log", show=False),
-        Binding("slash", "search_log", "Search log", id="app.search", show=False),
-        Binding("escape", "dismiss", "Dismiss", id="app.dismiss", show=False),
-        Binding("question_mark", "help", "Help", id="app.help"),
-        Binding("q", "quit_app", "Quit", id="app.quit"),
+        Binding(
+            "m",
+            "materialize('cursor')",
+            "Materialize",
+            id="app.materialize",
+            tooltip="Materialize the cursor asset, or the marked set",
+        ),
+        Binding(
+            "M",
+            "materialize('downstream')",
+            "+downstream",
+            id="app.downstream",
+            tooltip="Materialize it with everything downstream",
+        ),
+        Binding(
+            "U",
+            "materialize('upstream')",
+            "+upstream",
+            id="app.upstream",
+            tooltip="Materialize it with everything upstream",
+        ),
+        Binding(
+            "S",
+            "materialize('stale')",
+            "Stale+missing",
+            id="app.stale",
+            tooltip="Materialize every stale and missing asset",
+        ),
+        Binding(
+            "s",
+            "select",
+            "Select",
+            id="app.select",
+            tooltip="Type a selection query (Dagster's syntax) to mark or to run",
+        ),
+        Binding(
+            "enter",
+            "enter",
+            "Panel / run changed",
+            id="app.enter",
+            tooltip="Run what the last save made stale (on the notice), else go to the panel",
+            show=False,
+        ),
+        Binding(
+            "v",
+            "toggle_view",
+            "Graph/list",
+            id="app.toggle_view",
+            tooltip="Switch between the graph and the list",
+        ),
+        Binding("r", "reload", "Reload", id="app.reload", tooltip="Reload the definitions now"),
+        Binding(
+            "e",
+            "edit",
+            "Edit",
+            id="app.edit",
+            tooltip="Open the asset's source (or the failure's line) in $EDITOR",
+        ),
+        Binding("l", "focus_logs", "Logs", id="app.logs", tooltip="Go to the log pane"),
+        Binding(
+            "f",
+            "follow",
+            "Follow",
+            id="app.follow",
+            tooltip="Log: follow the newest line, or stop following",
+            show=False,
+        ),
+        Binding(
+            "a",
+            "filter_log",
+            "Log: this asset",
+            id="app.filter_log",
+            tooltip="Log: show only the cursor asset's lines; again for every line",
+            show=False,
+        ),
+        Binding(
+            "slash",
+            "search_log",
+            "Search log",
+            id="app.search",
+            tooltip="Log: search (matches highlight as you type; n and N in the log)",
+            show=False,
+        ),
+        Binding(
+            "escape",
+            "dismiss",
+            "Dismiss",
+            id="app.dismiss",
+            tooltip="Dismiss the load error or the save notice",
+            show=False,
+        ),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
+        Binding(
+            "q",
+            "quit_app",
+            "Quit",
+            id="app.quit",
+            tooltip="Quit (asks what to do with runs still going)",
+        ),
     ]
 
     def __init__(
@@ -145,7 +231,6 @@ class FlowdevApp(App[None]):
         self.runs: list[RunRecord] = []
         self.last_failure: EventRecord | None = None
         self._reload_requested = asyncio.Event()
-        self._launched: set[str] = set()
         self._poll_problem: str | None = None
         self.stopped_by: signal.Signals | None = None
         """The signal that ended the app, if one did."""
@@ -153,7 +238,7 @@ class FlowdevApp(App[None]):
     # -- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="header")
+        yield ProjectHeader(id="header", clock=self.clock)
         yield Static(id="load-error", classes="hidden")
         yield Static(id="storage-error", classes="hidden")
         with Horizontal(id="top"):
@@ -161,12 +246,10 @@ class FlowdevApp(App[None]):
                 yield AssetGraphView(id="graph")
                 yield AssetListView(id="list")
             yield AssetPanel(id="panel")
-        yield Static(id="notice", classes="hidden")
+        yield SaveNotice(id="notice", classes="hidden")
         with Horizontal(id="bottom"):
             yield RunsTable(id="runs")
-            with Vertical(id="log-pane"):
-                yield Static(id="log-title")
-                yield RunLogView(id="log")
+            yield LogPane(id="log-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -174,8 +257,8 @@ class FlowdevApp(App[None]):
         self.panel.clock = self.clock
         self.query_one(RunsTable).clock = self.clock
         self.query_one(AssetListView).clock = self.clock
-        self._update_header()
-        self.set_interval(1.0, self._update_header)
+        self.header.project_name = self.project.name
+        self.header.root = self.project.root
         self.query_one(AssetGraphView).focus()
         if not self.is_headless:
             loop = asyncio.get_running_loop()
@@ -194,12 +277,24 @@ class FlowdevApp(App[None]):
         return self.query_one(AssetGraphView)
 
     @property
+    def header(self) -> ProjectHeader:
+        return self.query_one(ProjectHeader)
+
+    @property
+    def notice(self) -> SaveNotice:
+        return self.query_one(SaveNotice)
+
+    @property
     def panel(self) -> AssetPanel:
         return self.query_one(AssetPanel)
 
     @property
+    def log_pane(self) -> LogPane:
+        return self.query_one(LogPane)
+
+    @property
     def log_view(self) -> RunLogView:
-        return self.query_one(RunLogView)
+        return self.log_pane.log_view
 
     @property
     def cursor(self) -> AssetKey | None:
@@ -243,43 +338,15 @@ class FlowdevApp(App[None]):
         self.marked = frozenset(k for k in self.marked if k in outcome.snapshot)
         self.graph_view.marked = self.marked
         if previous is not None:
-            self._announce_changes(previous, outcome.snapshot, previous_statuses)
-        self._update_header()
+            affected = self.notice.announce(previous, outcome.snapshot, previous_statuses)
+            if affected is not None:
+                self.notice_keys = self.graph_view.highlighted = affected
+        self.header.snapshot, self.header.load_error = outcome.snapshot, None
+        self.header.load_ms, self.header.loaded_at = outcome.ms, self.loaded_at
         self._show_cursor_asset()
         # The snapshot's objects live until the next reload: moving them out of the
         # collector's reach keeps its passes (30 ms at 10,000 assets) out of frames.
         gc.freeze()
-
-    def _announce_changes(
-        self,
-        previous: DefinitionsSnapshot,
-        snapshot: DefinitionsSnapshot,
-        previous_statuses: dict[AssetKey, AssetStatus],
-    ) -> None:
-        diff = diff_snapshots(previous, snapshot)
-        if not (diff.added or diff.removed or diff.edited):
-            return
-        graph = snapshot.asset_graph
-        touched = set(diff.added) | set(diff.edited)
-        # What the save made stale: the edited assets and everything downstream of them
-        # that was materialized; added assets are new work too.
-        affected = {
-            key for key in graph.downstream(touched) | touched if not snapshot.get(key).is_external
-        }
-        stale_now = {
-            key
-            for key in affected
-            if key in diff.added
-            or previous_statuses.get(key) is None
-            or previous_statuses[key].last_materialized is not None
-        }
-        self.notice_keys = frozenset(affected)
-        self.graph_view.highlighted = frozenset(affected)
-        parts = [f"+{len(diff.added)} −{len(diff.removed)} ~{len(diff.edited)} assets"]  # noqa: RUF001
-        parts.append(f"{len(stale_now)} now stale")
-        notice = self.query_one("#notice", Static)
-        notice.update(" · ".join(parts) + "   [enter] run them · [esc] dismiss")
-        notice.remove_class("hidden")
 
     def _load_failed(self, outcome: LoadFailed) -> None:
         self.load_error = outcome.error
@@ -291,35 +358,7 @@ class FlowdevApp(App[None]):
             f"[dim]{kept} · esc dismisses · fix and save to reload[/dim]"
         )
         panel.remove_class("hidden")
-        self._update_header()
-
-    def _update_header(self) -> None:
-        if not self.is_running:
-            return  # a timer tick while the app closes, its widgets already gone
-        parts = [f"[b]{self.project.name}[/b]"]
-        if self.snapshot is not None:
-            count = sum(1 for a in self.snapshot.assets if not a.is_external)
-            parts.append(f"{count} assets")
-        if self.load_error is not None:
-            where = self.load_error.location(self.project.root) or ""
-            parts.append(f"[red]load failed: {where} {self.load_error.exception_type}[/red]")
-            if self.snapshot is not None:
-                parts.append("[dim](showing the last good definitions)[/dim]")
-        elif self.loaded_at is not None:
-            ago = self.clock() - self.loaded_at
-            parts.append(f"reloaded {ago:.0f} s ago ({(self.load_ms or 0) / 1000:.2f} s)")
-        else:
-            parts.append("loading…")
-        counts: dict[str, int] = {}
-        for status in self.statuses.values():
-            counts[status.status.value] = counts.get(status.status.value, 0) + 1
-        for name in ("running", "queued", "failed", "check_failed", "stale", "overdue"):
-            if counts.get(name):
-                parts.append(f"{counts[name]} {name.replace('_', ' ')}")
-        for name in ("missing", "fresh"):
-            if counts.get(name):
-                parts.append(f"{counts[name]} {name}")
-        self.query_one("#header", Static).update(" · ".join(parts))
+        self.header.load_error = outcome.error
 
     # -- polling -------------------------------------------------------------------------
 
@@ -360,7 +399,7 @@ class FlowdevApp(App[None]):
             self.graph_view.statuses = by_name
             self._sync_list()
             self._show_cursor_asset(history=False)
-            self._update_header()
+            self.header.statuses = result.statuses
         runs_table = self.query_one(RunsTable)
         self.runs = result.runs
         runs_table.usage = result.usage
@@ -371,11 +410,10 @@ class FlowdevApp(App[None]):
             self.log_view.clear()
         if result.log_lines and result.log_run_id == self.selected_run_id:
             self.log_view.append(result.log_lines)
-        self._update_log_title()
+        self.log_pane.run = next((r for r in self.runs if r.run_id == self.selected_run_id), None)
         for failure in result.failures:
             self._failure_first(failure)
         for run in result.finished_runs:
-            self._launched.discard(run.run_id)
             if run.status.value != "success":
                 self.notify(f"run {run.run_id[:8]} {run.status.value}", severity="error")
         if result.finished_runs:
@@ -399,17 +437,6 @@ class FlowdevApp(App[None]):
         self.last_failure = failure
         self._select_run(failure.run_id)
         self.log_view.search = failure.message.split(":")[0]
-
-    def _update_log_title(self) -> None:
-        run = next((r for r in self.runs if r.run_id == self.selected_run_id), None)
-        title = "log"
-        if run is not None:
-            title = f"log · run {run.run_id[:8]} {run.status.value} · {run.selection}"
-        if self.log_view.step_filter:
-            title += f" · only {self.log_view.step_filter} (a: all)"
-        if not self.log_view.follow:
-            title += " · paused (f follows)"
-        self.query_one("#log-title", Static).update(title)
 
     # -- the asset under the cursor ------------------------------------------------------
 
@@ -556,7 +583,6 @@ class FlowdevApp(App[None]):
         self.call_from_thread(self._launched_run, run)
 
     def _launched_run(self, run: RunRecord) -> None:
-        self._launched.add(run.run_id)
         self._select_run(run.run_id)
         self.notify(f"run {run.run_id[:8]}: {len(run.asset_keys)} assets")
 
@@ -676,17 +702,14 @@ class FlowdevApp(App[None]):
 
     def action_follow(self) -> None:
         """Follow the newest log line, or stop following."""
-        self.log_view.action_toggle_follow()
-        self._update_log_title()
+        self.log_pane.toggle_follow()
 
     def action_filter_log(self) -> None:
         """Show only the cursor asset's step in the log; again to show every step."""
         asset = None
         if self.cursor is not None and self.snapshot is not None and self.cursor in self.snapshot:
             asset = self.snapshot.get(self.cursor)
-        step = asset.op_name if asset is not None else None
-        self.log_view.step_filter = None if self.log_view.step_filter == step else step
-        self._update_log_title()
+        self.log_pane.toggle_step(asset.op_name if asset is not None else None)
 
     def on_resize(self) -> None:
         # Below 100 columns the panel and the runs pane give way to the graph and the log.
@@ -694,25 +717,18 @@ class FlowdevApp(App[None]):
 
     def action_search_log(self) -> None:
         """Search the log (incremental: matches highlight as you type)."""
-        from flowdev.tui.screens.search import SearchScreen
-
-        def searched(text: str | None) -> None:
-            if text is not None:
-                self.log_view.search = text
-                self.log_view.focus()
-
-        self.push_screen(SearchScreen(self.log_view), searched)
+        self.log_pane.search()
 
     def action_dismiss(self) -> None:
         """Hide the load error and the save notice."""
         self.query_one("#load-error", Static).add_class("hidden")
-        self.query_one("#notice", Static).add_class("hidden")
+        self.notice.dismiss()
         self.notice_keys = frozenset()
         self.graph_view.highlighted = frozenset()
 
     def action_help(self) -> None:
         """Show every key."""
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(bound_keys(self.screen)))
 
     def action_edit(self) -> None:
         """Open the source in $EDITOR: the failure's line from the log, else the asset's."""
@@ -728,21 +744,7 @@ class FlowdevApp(App[None]):
         if target is None:
             self.notify("no source to open here", severity="warning")
             return
-        try:
-            # A list, never a shell string: the path comes from the user's project.
-            command = editor_command(*target)
-        except EditorError as error:
-            self.notify(str(error), title="no editor", severity="error", markup=False)
-            return
-        try:
-            try:
-                with self.suspend():
-                    subprocess.run(command, check=False)
-            except SuspendNotSupported:
-                # No terminal to hand over (headless, or a pipe): run it without suspending.
-                subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
-        except OSError as error:  # found on PATH, yet it would not start
-            self.notify(f"{command[0]} did not start: {error}", severity="error", markup=False)
+        open_in_editor(self, *target)
 
     async def action_quit(self) -> None:
         """ctrl+q (Textual's own quit) asks about active runs too."""

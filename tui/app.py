@@ -16,23 +16,22 @@ and a closed terminal must not kill a long backfill (`flowdev cancel` stops them
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import gc
 import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
-from typing import ClassVar, Concatenate, ParamSpec
+from typing import ClassVar
 
-from flowdev.errors import FlowdevError, StorageError
-from flowdev.instance.status import AssetStatus, Status
+from flowdev.errors import ConfigError, FlowdevError, StorageError
+from flowdev.instance.status import AssetStatus
 from flowdev.instance.storage import EventRecord, RunRecord
 from flowdev.keys import AssetKey
 from flowdev.project.loader import LoadError
 from flowdev.project.project import Project
 from flowdev.project.snapshot import DefinitionsSnapshot
 from flowdev.project.watch import LoadFailed, Reloaded, watch_project
+from flowdev.tui import run_control
 from flowdev.tui.bindings import bound_keys
 from flowdev.tui.commands import FlowdevCommands
 from flowdev.tui.editor import open_in_editor
@@ -48,6 +47,7 @@ from flowdev.tui.widgets.log_view import RunLogView
 from flowdev.tui.widgets.project_header import ProjectHeader
 from flowdev.tui.widgets.runs_table import RunsTable
 from flowdev.tui.widgets.save_notice import SaveNotice
+from flowdev.tui.worker_errors import failure_note, storage_failure_shown
 from rich.markup import escape
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -59,35 +59,6 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 POLL_SECONDS = 0.25
 POLL_RETRY_SECONDS = 2.0
-# What a failed worker was doing, for the title of its notification.
-_WORKER_TASKS = {
-    "launch": "starting a run",
-    "cancel": "canceling",
-    "poll": "reading the instance",
-    "history": "reading the asset's history",
-    "watch": "watching the project",
-}
-
-_P = ParamSpec("_P")
-
-
-def _storage_failure_shown(
-    method: Callable[Concatenate[FlowdevApp, _P], None],
-) -> Callable[Concatenate[FlowdevApp, _P], None]:
-    """A thread worker whose instance failure (`StorageError.instance_failed`) is shown
-    in the app's panel; other errors go to the workers' note, and none is fatal."""
-
-    @functools.wraps(method)
-    def guarded(app: FlowdevApp, *args: _P.args, **kwargs: _P.kwargs) -> None:
-        try:
-            method(app, *args, **kwargs)
-        except StorageError as error:
-            if not error.instance_failed:
-                raise  # a run that is not there: the worker's error note says so
-            with contextlib.suppress(RuntimeError):  # the app is closing: nowhere to show it
-                app.call_from_thread(app._show_storage_error, error)
-
-    return guarded
 
 
 class FlowdevApp(App[None]):
@@ -386,7 +357,7 @@ class FlowdevApp(App[None]):
         if not self.is_running:
             return  # delivered from the poller's thread while the app closes
         if isinstance(result, StorageError) or self.storage_error is not None:
-            self._show_storage_error(result if isinstance(result, StorageError) else None)
+            self.show_storage_error(result if isinstance(result, StorageError) else None)
         if isinstance(result, StorageError):
             return
         if result.problem != self._poll_problem:
@@ -419,7 +390,7 @@ class FlowdevApp(App[None]):
         if result.finished_runs:
             self._show_cursor_asset()
 
-    def _show_storage_error(self, error: StorageError | None) -> None:
+    def show_storage_error(self, error: StorageError | None) -> None:
         """Show the instance's failure in its panel (None: it reads again, hide it)."""
         self.storage_error = error
         panel = self.query_one("#storage-error", Static)
@@ -471,7 +442,7 @@ class FlowdevApp(App[None]):
             self._load_history(key)
 
     @work(exclusive=True, group="history", thread=True, exit_on_error=False)
-    @_storage_failure_shown
+    @storage_failure_shown
     def _load_history(self, key: AssetKey) -> None:
         from flowdev.instance.storage import Storage
 
@@ -507,44 +478,18 @@ class FlowdevApp(App[None]):
         if self.snapshot is None:
             self.notify("no definitions loaded yet", severity="warning")
             return
-        graph = self.snapshot.asset_graph
-        if scope == "stale":
-            keys = {
-                key
-                for key, status in self.statuses.items()
-                if status.status in (Status.STALE, Status.MISSING) or status.is_stale
-            }
-            label = "stale and missing"
-        else:
-            cursor = self.cursor
-            base = set(self.marked) if self.marked else set() if cursor is None else {cursor}
-            if not base:
-                self.notify("move the cursor to an asset first", severity="warning")
-                return
-            keys = set(base)
-            if scope == "downstream":
-                keys |= graph.downstream(keys)
-            elif scope == "upstream":
-                keys |= graph.upstream(keys)
-            names = sorted(k.to_user_string() for k in base)
-            label = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
-            if scope != "cursor":
-                label += f" ({scope})"
-        self._launch(keys, label)
+        request = run_control.assets_to_run(
+            scope, self.snapshot, self.statuses, self.marked, self.cursor
+        )
+        self._launch(request)
 
-    def _launch(self, keys: set[AssetKey], label: str) -> None:
-        assert self.snapshot is not None
+    def _launch(self, request: run_control.RunRequest | str) -> None:
         if self._refused_while_broken():
             return
-        runnable = [
-            key.to_user_string()
-            for key in self.snapshot.asset_graph.toposort(keys)
-            if not self.snapshot.get(key).is_external
-        ]
-        if not runnable:
-            self.notify("nothing to materialize there", severity="warning")
-            return
-        self._launch_in_thread(runnable, label, self.snapshot)
+        if isinstance(request, str):
+            self.notify(request, severity="warning")
+        elif self.snapshot is not None:
+            self._launch_in_thread(request, self.snapshot)
 
     def _refused_while_broken(self) -> bool:
         """Say so and refuse while the definitions do not load: the run's worker would
@@ -561,25 +506,15 @@ class FlowdevApp(App[None]):
         return True
 
     @work(thread=True, group="launch", exit_on_error=False)
-    @_storage_failure_shown
-    def _launch_in_thread(self, keys: list[str], label: str, snapshot: DefinitionsSnapshot) -> None:
-        from flowdev.errors import ConfigError
-        from flowdev.instance.storage import Storage
-        from flowdev.runs.launcher import launch_run
-
-        with Storage(self.project.home) as storage:
-            try:
-                run = launch_run(
-                    storage,
-                    self.project,
-                    keys,
-                    selection=label,
-                    code_fingerprint=snapshot.code_fingerprint,
-                    definitions=snapshot,
-                )
-            except ConfigError as error:
-                self.call_from_thread(self.notify, str(error), severity="error", markup=False)
-                return
+    @storage_failure_shown
+    def _launch_in_thread(
+        self, request: run_control.RunRequest, snapshot: DefinitionsSnapshot
+    ) -> None:
+        try:
+            run = run_control.launch(self.project, request, snapshot)
+        except ConfigError as error:
+            self.call_from_thread(self.notify, str(error), severity="error", markup=False)
+            return
         self.call_from_thread(self._launched_run, run)
 
     def _launched_run(self, run: RunRecord) -> None:
@@ -591,7 +526,8 @@ class FlowdevApp(App[None]):
         if not self.notice_keys or self.snapshot is None:
             self.panel.focus()
             return
-        self._launch(set(self.notice_keys), "changed by the last save")
+        label = "changed by the last save"
+        self._launch(run_control.runnable(self.snapshot, set(self.notice_keys), label))
         self.action_dismiss()
 
     @on(RunsTable.CancelRequested)
@@ -599,48 +535,29 @@ class FlowdevApp(App[None]):
         self._cancel(event.run_id)
 
     @work(thread=True, group="cancel", exit_on_error=False)
-    @_storage_failure_shown
+    @storage_failure_shown
     def _cancel(self, run_id: str) -> None:
-        from flowdev.instance.storage import Storage
-        from flowdev.runs.launcher import cancel_run
-
-        with Storage(self.project.home) as storage:
-            run = cancel_run(storage, run_id)
+        (run,) = run_control.cancel(self.project, [run_id])
         self.call_from_thread(self.notify, f"run {run.run_id[:8]} {run.status.value}")
 
     @on(RunsTable.ReexecuteRequested)
     def _reexecute_requested(self, event: RunsTable.ReexecuteRequested) -> None:
         if not self._refused_while_broken():
-            self._reexecute(event.run_id)
+            self._reexecute(event.run_id, self.snapshot)
 
     @work(thread=True, group="launch", exit_on_error=False)
-    @_storage_failure_shown
-    def _reexecute(self, run_id: str) -> None:
-        from flowdev.cli.runs import reexecution_keys
-        from flowdev.errors import FlowdevError
-        from flowdev.instance.storage import Storage
-        from flowdev.runs.launcher import launch_run
-
-        with Storage(self.project.home) as storage:
-            parent = storage.get_run(run_id)
-            try:
-                keys = reexecution_keys(storage, parent, from_failure=True)
-            except FlowdevError as error:
-                self.call_from_thread(self.notify, str(error), severity="warning")
-                return
-            try:
-                run = launch_run(
-                    storage,
-                    self.project,
-                    keys,
-                    selection=f"re-execution of {parent.run_id[:8]} from failure",
-                    run_config=parent.run_config,
-                    parent_run_id=parent.run_id,
-                    definitions=self.snapshot,
-                )
-            except FlowdevError as error:  # its config no longer fits the definitions
-                self.call_from_thread(self.notify, str(error), severity="error", markup=False)
-                return
+    @storage_failure_shown
+    def _reexecute(self, run_id: str, snapshot: DefinitionsSnapshot | None) -> None:
+        try:
+            parent, keys = run_control.failed_part(self.project, run_id)
+        except FlowdevError as error:
+            self.call_from_thread(self.notify, str(error), severity="warning")
+            return
+        try:
+            run = run_control.reexecute(self.project, parent, keys, snapshot)
+        except FlowdevError as error:  # its config no longer fits the definitions
+            self.call_from_thread(self.notify, str(error), severity="error", markup=False)
+            return
         self.call_from_thread(self._launched_run, run)
 
     # -- other actions -------------------------------------------------------------------
@@ -653,8 +570,8 @@ class FlowdevApp(App[None]):
         def chosen(choice: SelectionChoice | None) -> None:
             if choice is None:
                 return
-            if choice.action == "run":
-                self._launch(set(choice.keys), choice.query)
+            if choice.action == "run" and self.snapshot is not None:
+                self._launch(run_control.runnable(self.snapshot, set(choice.keys), choice.query))
             else:
                 self.marked = choice.keys
                 self.graph_view.marked = self.marked
@@ -761,19 +678,14 @@ class FlowdevApp(App[None]):
         """A worker that raised: say what failed; the app goes on."""
         if event.state is not WorkerState.ERROR or not self.is_running:
             return
-        error = event.worker.error
-        task = _WORKER_TASKS.get(event.worker.group, event.worker.name)
-        if isinstance(error, FlowdevError):
-            message = str(error)
-        else:  # not one flowdev raises on purpose: name it, so it can be reported
-            message = f"{type(error).__name__}: {error} (a flowdev bug: please report it)"
+        title, message = failure_note(event.worker)
         if event.worker.group == "poll":
             # Polling goes on after a pause; the same failure is said once.
             self.set_timer(POLL_RETRY_SECONDS, self._poll)
             if message == self._poll_problem:
                 return
             self._poll_problem = message
-        self.notify(message, title=f"{task} failed", severity="error", timeout=10, markup=False)
+        self.notify(message, title=title, severity="error", timeout=10, markup=False)
 
     def action_quit_app(self) -> None:
         """Quit; with runs going, ask whether to cancel them, leave them, or stay."""
@@ -792,14 +704,7 @@ class FlowdevApp(App[None]):
 
     @work(thread=True, group="cancel", exit_on_error=False)
     def _cancel_all_and_exit(self, run_ids: list[str]) -> None:
-        from flowdev.instance.storage import Storage
-        from flowdev.runs.launcher import cancel_run
-
-        with Storage(self.project.home) as storage:
-            for run_id in run_ids:
-                cancel_run(storage, run_id, wait=False)
-            for run_id in run_ids:
-                cancel_run(storage, run_id)
+        run_control.cancel(self.project, run_ids)
         self.call_from_thread(self.exit)
 
     def jump_to(self, key: AssetKey) -> None:

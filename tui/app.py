@@ -37,11 +37,12 @@ from flowdev.tui.commands import FlowdevCommands
 from flowdev.tui.editor import open_in_editor
 from flowdev.tui.poller import InstancePoller, PollResult
 from flowdev.tui.screens.help import HelpScreen
+from flowdev.tui.screens.main import MainScreen
 from flowdev.tui.screens.quit import QuitChoice, QuitScreen
 from flowdev.tui.screens.selection import SelectionChoice, SelectionScreen
 from flowdev.tui.widgets.asset_graph import AssetGraphView
-from flowdev.tui.widgets.asset_list import AssetListView
 from flowdev.tui.widgets.asset_panel import AssetPanel
+from flowdev.tui.widgets.asset_views import AssetViews
 from flowdev.tui.widgets.log_pane import LogPane
 from flowdev.tui.widgets.log_view import RunLogView
 from flowdev.tui.widgets.project_header import ProjectHeader
@@ -51,10 +52,9 @@ from flowdev.tui.worker_errors import failure_note, storage_failure_shown
 from rich.markup import escape
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Static
+from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 POLL_SECONDS = 0.25
@@ -73,107 +73,6 @@ class FlowdevApp(App[None]):
         Path(__file__).parent / "widgets" / "asset_list.tcss",
     ]
     COMMANDS = App.COMMANDS | {FlowdevCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "m",
-            "materialize('cursor')",
-            "Materialize",
-            id="app.materialize",
-            tooltip="Materialize the cursor asset, or the marked set",
-        ),
-        Binding(
-            "M",
-            "materialize('downstream')",
-            "+downstream",
-            id="app.downstream",
-            tooltip="Materialize it with everything downstream",
-        ),
-        Binding(
-            "U",
-            "materialize('upstream')",
-            "+upstream",
-            id="app.upstream",
-            tooltip="Materialize it with everything upstream",
-        ),
-        Binding(
-            "S",
-            "materialize('stale')",
-            "Stale+missing",
-            id="app.stale",
-            tooltip="Materialize every stale and missing asset",
-        ),
-        Binding(
-            "s",
-            "select",
-            "Select",
-            id="app.select",
-            tooltip="Type a selection query (Dagster's syntax) to mark or to run",
-        ),
-        Binding(
-            "enter",
-            "enter",
-            "Panel / run changed",
-            id="app.enter",
-            tooltip="Run what the last save made stale (on the notice), else go to the panel",
-            show=False,
-        ),
-        Binding(
-            "v",
-            "toggle_view",
-            "Graph/list",
-            id="app.toggle_view",
-            tooltip="Switch between the graph and the list",
-        ),
-        Binding("r", "reload", "Reload", id="app.reload", tooltip="Reload the definitions now"),
-        Binding(
-            "e",
-            "edit",
-            "Edit",
-            id="app.edit",
-            tooltip="Open the asset's source (or the failure's line) in $EDITOR",
-        ),
-        Binding("l", "focus_logs", "Logs", id="app.logs", tooltip="Go to the log pane"),
-        Binding(
-            "f",
-            "follow",
-            "Follow",
-            id="app.follow",
-            tooltip="Log: follow the newest line, or stop following",
-            show=False,
-        ),
-        Binding(
-            "a",
-            "filter_log",
-            "Log: this asset",
-            id="app.filter_log",
-            tooltip="Log: show only the cursor asset's lines; again for every line",
-            show=False,
-        ),
-        Binding(
-            "slash",
-            "search_log",
-            "Search log",
-            id="app.search",
-            tooltip="Log: search (matches highlight as you type; n and N in the log)",
-            show=False,
-        ),
-        Binding(
-            "escape",
-            "dismiss",
-            "Dismiss",
-            id="app.dismiss",
-            tooltip="Dismiss the load error or the save notice",
-            show=False,
-        ),
-        Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
-        Binding(
-            "q",
-            "quit_app",
-            "Quit",
-            id="app.quit",
-            tooltip="Quit (asks what to do with runs still going)",
-        ),
-    ]
 
     def __init__(
         self,
@@ -213,9 +112,7 @@ class FlowdevApp(App[None]):
         yield Static(id="load-error", classes="hidden")
         yield Static(id="storage-error", classes="hidden")
         with Horizontal(id="top"):
-            with ContentSwitcher(initial="graph", id="views"):
-                yield AssetGraphView(id="graph")
-                yield AssetListView(id="list")
+            yield AssetViews(id="views", clock=self.clock)
             yield AssetPanel(id="panel")
         yield SaveNotice(id="notice", classes="hidden")
         with Horizontal(id="bottom"):
@@ -223,11 +120,13 @@ class FlowdevApp(App[None]):
             yield LogPane(id="log-pane")
         yield Footer()
 
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen()
+
     def on_mount(self) -> None:
         self.panel.project_root = str(self.project.root)
         self.panel.clock = self.clock
         self.query_one(RunsTable).clock = self.clock
-        self.query_one(AssetListView).clock = self.clock
         self.header.project_name = self.project.name
         self.header.root = self.project.root
         self.query_one(AssetGraphView).focus()
@@ -244,8 +143,12 @@ class FlowdevApp(App[None]):
         self.exit(return_code=128 + signum)
 
     @property
+    def views(self) -> AssetViews:
+        return self.query_one(AssetViews)
+
+    @property
     def graph_view(self) -> AssetGraphView:
-        return self.query_one(AssetGraphView)
+        return self.views.graph
 
     @property
     def header(self) -> ProjectHeader:
@@ -304,8 +207,7 @@ class FlowdevApp(App[None]):
         self.loaded_at = self.clock()
         self.load_ms = outcome.ms
         self.query_one("#load-error", Static).add_class("hidden")
-        self.graph_view.snapshot = outcome.snapshot
-        self._sync_list()
+        self.views.show(outcome.snapshot, self.statuses)
         self.marked = frozenset(k for k in self.marked if k in outcome.snapshot)
         self.graph_view.marked = self.marked
         if previous is not None:
@@ -366,9 +268,7 @@ class FlowdevApp(App[None]):
                 self.notify(result.problem, severity="error", timeout=10, markup=False)
         if result.statuses is not None:
             self.statuses = result.statuses
-            by_name = {key: status.status.value for key, status in result.statuses.items()}
-            self.graph_view.statuses = by_name
-            self._sync_list()
+            self.views.show(self.snapshot, result.statuses)
             self._show_cursor_asset(history=False)
             self.header.statuses = result.statuses
         runs_table = self.query_one(RunsTable)
@@ -412,19 +312,8 @@ class FlowdevApp(App[None]):
     # -- the asset under the cursor ------------------------------------------------------
 
     @on(AssetGraphView.CursorMoved)
-    def _cursor_moved(self, event: AssetGraphView.CursorMoved) -> None:
-        if self._list_shown:
-            self.query_one(AssetListView).cursor = event.key
+    def _cursor_moved(self) -> None:
         self._show_cursor_asset()
-
-    @on(AssetListView.CursorMoved)
-    def _list_cursor_moved(self, event: AssetListView.CursorMoved) -> None:
-        # Only the list on screen leads: a hidden list echoing the graph's own moves back
-        # (its messages arrive later) would drag the cursor to where it was.
-        if not self.is_running or self.query_one(ContentSwitcher).current != "list":
-            return
-        if event.key is not None and event.key != self.graph_view.cursor:
-            self.graph_view.cursor = event.key
 
     def _show_cursor_asset(self, history: bool = True) -> None:
         key = self.cursor
@@ -578,34 +467,9 @@ class FlowdevApp(App[None]):
 
         self.push_screen(SelectionScreen(self.snapshot.asset_graph), chosen)
 
-    @property
-    def _list_shown(self) -> bool:
-        return self.query_one(ContentSwitcher).current == "list"
-
-    def _sync_list(self) -> None:
-        """Hand the list its data, only while it shows.
-
-        A hidden list would sort and measure every row on each status refresh for
-        nothing; it is filled when the user switches to it.
-        """
-        if not self._list_shown:
-            return
-        listing = self.query_one(AssetListView)
-        # The cursor first: a list filled without one puts it on its first row and says
-        # so, which would drag the graph's cursor there and back.
-        listing.cursor = self.cursor
-        if listing.snapshot is not self.snapshot:
-            listing.snapshot = self.snapshot
-        listing.statuses = {key: status.status.value for key, status in self.statuses.items()}
-        listing.details = self.statuses
-
     def action_toggle_view(self) -> None:
         """Switch between the graph and the sortable list."""
-        switcher = self.query_one(ContentSwitcher)
-        switcher.current = "list" if switcher.current == "graph" else "graph"
-        self._sync_list()
-        target = self.query_one(f"#{switcher.current}")
-        target.focus()
+        self.views.toggle()
 
     def action_reload(self) -> None:
         """Load the definitions again now."""

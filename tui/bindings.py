@@ -52,6 +52,8 @@ def bound_keys(screen: Screen[object]) -> list[BoundKey]:
     laid out), then Textual's global ones (focus, quit, the palette)."""
     app = screen.app
     keys = [_bound(app, "app", binding) for binding in declared_bindings(app)]
+    # The screen's keys work in every pane of it: for the user, they are the app's.
+    keys += [_bound(screen, "app", binding) for binding in declared_bindings(screen)]
     for widget in screen.query("*"):
         for binding in declared_bindings(widget):
             keys.append(_bound(widget, widget.id or type(widget).__name__, binding))

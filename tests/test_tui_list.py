@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flowdev.durations import ago
 from flowdev.keys import AssetKey
 from flowdev.project.snapshot import AssetSnapshot, DefinitionsSnapshot
 from flowdev.tui.widgets import AssetGraphView, AssetListView, asset_graph, asset_list
@@ -17,7 +18,6 @@ from flowdev.tui.widgets.asset_rows import (
     age_text,
     column_widths,
     describe_policy,
-    relative_age,
     row_cells,
     sort_rows,
     status_text,
@@ -436,11 +436,11 @@ def test_list_pane_snapshot(snap_compare, taxi_snapshot: DefinitionsSnapshot) ->
 
 
 def test_relative_age_and_policy_text() -> None:
-    assert relative_age(0) == "0s ago"
-    assert relative_age(59.9) == "59s ago"
-    assert relative_age(60) == "1m ago"
-    assert relative_age(3 * 3600 + 5) == "3h ago"
-    assert relative_age(2 * 86400) == "2d ago"
+    assert ago(0) == "0s ago"
+    assert ago(59.9) == "59s ago"
+    assert ago(60) == "1m ago"
+    assert ago(3 * 3600 + 5) == "3h ago"
+    assert ago(2 * 86400) == "2d ago"
     assert describe_policy(None) == ""
     assert (
         describe_policy(
@@ -509,6 +509,6 @@ def test_column_widths_fit_the_widest_cell_or_the_header() -> None:
     assert column_widths(ROWS, dict.fromkeys((r.key for r in ROWS), "fresh"), {}, NOW)[2] == 8
     old = {K("a"): Details(NOW - 400 * 86400)}
     later = NOW + 10**13
-    assert column_widths(ROWS, {}, old, later)[3] == len(relative_age(later - NOW + 400 * 86400))
+    assert column_widths(ROWS, {}, old, later)[3] == len(ago(later - NOW + 400 * 86400))
     assert column_widths([row("ключ")], {}, {}, NOW)[0] == len("Key") + 2
     assert column_widths([row("名前の長いアセット")], {}, {}, NOW)[0] == 18  # 2 cells each

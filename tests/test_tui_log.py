@@ -138,4 +138,4 @@ async def test_a_hundred_thousand_lines_render_only_what_is_visible() -> None:
         assert view.row_count == 100_000
         assert "batch 99 line 999" in screen_text(view)
         # Rendering is per visible row: the cache holds about a screenful, not 100k.
-        assert len(view._cache) < 200
+        assert len(view._strips) < 200

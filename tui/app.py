@@ -16,76 +16,50 @@ and a closed terminal must not kill a long backfill (`flowdev cancel` stops them
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import gc
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
-from typing import ClassVar, Concatenate, ParamSpec
+from typing import ClassVar
 
-from flowdev.errors import EditorError, FlowdevError, StorageError
+from flowdev.errors import ConfigError, FlowdevError, StorageError
 from flowdev.instance.event_log import EventRecord
 from flowdev.instance.run_records import RunRecord
-from flowdev.instance.status import AssetStatus, Status
+from flowdev.instance.status import AssetStatus
 from flowdev.keys import AssetKey
 from flowdev.project.loader import LoadError
 from flowdev.project.project import Project
-from flowdev.project.snapshot import DefinitionsSnapshot, diff_snapshots
+from flowdev.project.snapshot import DefinitionsSnapshot
 from flowdev.project.watch import LoadFailed, Reloaded, watch_project
+from flowdev.tui import run_control
+from flowdev.tui.bindings import bound_keys
 from flowdev.tui.commands import FlowdevCommands
-from flowdev.tui.editor import editor_command
+from flowdev.tui.editor import open_in_editor
 from flowdev.tui.poller import InstancePoller, PollResult
 from flowdev.tui.screens.help import HelpScreen
+from flowdev.tui.screens.main import MainScreen
 from flowdev.tui.screens.quit import QuitChoice, QuitScreen
 from flowdev.tui.screens.selection import SelectionChoice, SelectionScreen
 from flowdev.tui.widgets.asset_graph import AssetGraphView
-from flowdev.tui.widgets.asset_list import AssetListView
 from flowdev.tui.widgets.asset_panel import AssetPanel
+from flowdev.tui.widgets.asset_views import AssetViews
+from flowdev.tui.widgets.log_pane import LogPane
 from flowdev.tui.widgets.log_view import RunLogView
+from flowdev.tui.widgets.project_header import ProjectHeader
 from flowdev.tui.widgets.runs_table import RunsTable
+from flowdev.tui.widgets.save_notice import SaveNotice
+from flowdev.tui.worker_errors import failure_note, storage_failure_shown
 from rich.markup import escape
 from textual import on, work
-from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Static
+from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 POLL_SECONDS = 0.25
 POLL_RETRY_SECONDS = 2.0
-# What a failed worker was doing, for the title of its notification.
-_WORKER_TASKS = {
-    "launch": "starting a run",
-    "cancel": "canceling",
-    "poll": "reading the instance",
-    "history": "reading the asset's history",
-    "watch": "watching the project",
-}
-
-_P = ParamSpec("_P")
-
-
-def _storage_failure_shown(
-    method: Callable[Concatenate[FlowdevApp, _P], None],
-) -> Callable[Concatenate[FlowdevApp, _P], None]:
-    """A thread worker whose instance failure (`StorageError.instance_failed`) is shown
-    in the app's panel; other errors go to the workers' note, and none is fatal."""
-
-    @functools.wraps(method)
-    def guarded(app: FlowdevApp, *args: _P.args, **kwargs: _P.kwargs) -> None:
-        try:
-            method(app, *args, **kwargs)
-        except StorageError as error:
-            if not error.instance_failed:
-                raise  # a run that is not there: the worker's error note says so
-            with contextlib.suppress(RuntimeError):  # the app is closing: nowhere to show it
-                app.call_from_thread(app._show_storage_error, error)
-
-    return guarded
 
 
 class FlowdevApp(App[None]):
@@ -100,24 +74,6 @@ class FlowdevApp(App[None]):
         Path(__file__).parent / "widgets" / "asset_list.tcss",
     ]
     COMMANDS = App.COMMANDS | {FlowdevCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "materialize('cursor')", "Materialize", id="app.materialize"),
-        Binding("M", "materialize('downstream')", "+downstream", id="app.downstream"),
-        Binding("U", "materialize('upstream')", "+upstream", id="app.upstream"),
-        Binding("S", "materialize('stale')", "Stale+missing", id="app.stale"),
-        Binding("s", "select", "Select", id="app.select"),
-        Binding("enter", "enter", "Panel / run changed", id="app.enter", show=False),
-        Binding("v", "toggle_view", "Graph/list", id="app.toggle_view"),
-        Binding("r", "reload", "Reload", id="app.reload"),
-        Binding("e", "edit", "Edit", id="app.edit"),
-        Binding("l", "focus_logs", "Logs", id="app.logs"),
-        Binding("f", "follow", "Follow", id="app.follow", show=False),
-        Binding("a", "filter_log", "Log: this asset", id="app.filter_log", show=False),
-        Binding("slash", "search_log", "Search log", id="app.search", show=False),
-        Binding("escape", "dismiss", "Dismiss", id="app.dismiss", show=False),
-        Binding("question_mark", "help", "Help", id="app.help"),
-        Binding("q", "quit_app", "Quit", id="app.quit"),
-    ]
 
     def __init__(
         self,
@@ -146,7 +102,6 @@ class FlowdevApp(App[None]):
         self.runs: list[RunRecord] = []
         self.last_failure: EventRecord | None = None
         self._reload_requested = asyncio.Event()
-        self._launched: set[str] = set()
         self._poll_problem: str | None = None
         self.stopped_by: signal.Signals | None = None
         """The signal that ended the app, if one did."""
@@ -154,29 +109,27 @@ class FlowdevApp(App[None]):
     # -- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="header")
+        yield ProjectHeader(id="header", clock=self.clock)
         yield Static(id="load-error", classes="hidden")
         yield Static(id="storage-error", classes="hidden")
         with Horizontal(id="top"):
-            with ContentSwitcher(initial="graph", id="views"):
-                yield AssetGraphView(id="graph")
-                yield AssetListView(id="list")
+            yield AssetViews(id="views", clock=self.clock)
             yield AssetPanel(id="panel")
-        yield Static(id="notice", classes="hidden")
+        yield SaveNotice(id="notice", classes="hidden")
         with Horizontal(id="bottom"):
             yield RunsTable(id="runs")
-            with Vertical(id="log-pane"):
-                yield Static(id="log-title")
-                yield RunLogView(id="log")
+            yield LogPane(id="log-pane")
         yield Footer()
+
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen()
 
     def on_mount(self) -> None:
         self.panel.project_root = str(self.project.root)
         self.panel.clock = self.clock
         self.query_one(RunsTable).clock = self.clock
-        self.query_one(AssetListView).clock = self.clock
-        self._update_header()
-        self.set_interval(1.0, self._update_header)
+        self.header.project_name = self.project.name
+        self.header.root = self.project.root
         self.query_one(AssetGraphView).focus()
         if not self.is_headless:
             loop = asyncio.get_running_loop()
@@ -191,16 +144,32 @@ class FlowdevApp(App[None]):
         self.exit(return_code=128 + signum)
 
     @property
+    def views(self) -> AssetViews:
+        return self.query_one(AssetViews)
+
+    @property
     def graph_view(self) -> AssetGraphView:
-        return self.query_one(AssetGraphView)
+        return self.views.graph
+
+    @property
+    def header(self) -> ProjectHeader:
+        return self.query_one(ProjectHeader)
+
+    @property
+    def notice(self) -> SaveNotice:
+        return self.query_one(SaveNotice)
 
     @property
     def panel(self) -> AssetPanel:
         return self.query_one(AssetPanel)
 
     @property
+    def log_pane(self) -> LogPane:
+        return self.query_one(LogPane)
+
+    @property
     def log_view(self) -> RunLogView:
-        return self.query_one(RunLogView)
+        return self.log_pane.log_view
 
     @property
     def cursor(self) -> AssetKey | None:
@@ -239,48 +208,19 @@ class FlowdevApp(App[None]):
         self.loaded_at = self.clock()
         self.load_ms = outcome.ms
         self.query_one("#load-error", Static).add_class("hidden")
-        self.graph_view.snapshot = outcome.snapshot
-        self._sync_list()
+        self.views.show(outcome.snapshot, self.statuses)
         self.marked = frozenset(k for k in self.marked if k in outcome.snapshot)
         self.graph_view.marked = self.marked
         if previous is not None:
-            self._announce_changes(previous, outcome.snapshot, previous_statuses)
-        self._update_header()
+            affected = self.notice.announce(previous, outcome.snapshot, previous_statuses)
+            if affected is not None:
+                self.notice_keys = self.graph_view.highlighted = affected
+        self.header.snapshot, self.header.load_error = outcome.snapshot, None
+        self.header.load_ms, self.header.loaded_at = outcome.ms, self.loaded_at
         self._show_cursor_asset()
         # The snapshot's objects live until the next reload: moving them out of the
         # collector's reach keeps its passes (30 ms at 10,000 assets) out of frames.
         gc.freeze()
-
-    def _announce_changes(
-        self,
-        previous: DefinitionsSnapshot,
-        snapshot: DefinitionsSnapshot,
-        previous_statuses: dict[AssetKey, AssetStatus],
-    ) -> None:
-        diff = diff_snapshots(previous, snapshot)
-        if not (diff.added or diff.removed or diff.edited):
-            return
-        graph = snapshot.asset_graph
-        touched = set(diff.added) | set(diff.edited)
-        # What the save made stale: the edited assets and everything downstream of them
-        # that was materialized; added assets are new work too.
-        affected = {
-            key for key in graph.downstream(touched) | touched if not snapshot.get(key).is_external
-        }
-        stale_now = {
-            key
-            for key in affected
-            if key in diff.added
-            or previous_statuses.get(key) is None
-            or previous_statuses[key].last_materialized is not None
-        }
-        self.notice_keys = frozenset(affected)
-        self.graph_view.highlighted = frozenset(affected)
-        parts = [f"+{len(diff.added)} −{len(diff.removed)} ~{len(diff.edited)} assets"]  # noqa: RUF001
-        parts.append(f"{len(stale_now)} now stale")
-        notice = self.query_one("#notice", Static)
-        notice.update(" · ".join(parts) + "   [enter] run them · [esc] dismiss")
-        notice.remove_class("hidden")
 
     def _load_failed(self, outcome: LoadFailed) -> None:
         self.load_error = outcome.error
@@ -292,35 +232,7 @@ class FlowdevApp(App[None]):
             f"[dim]{kept} · esc dismisses · fix and save to reload[/dim]"
         )
         panel.remove_class("hidden")
-        self._update_header()
-
-    def _update_header(self) -> None:
-        if not self.is_running:
-            return  # a timer tick while the app closes, its widgets already gone
-        parts = [f"[b]{self.project.name}[/b]"]
-        if self.snapshot is not None:
-            count = sum(1 for a in self.snapshot.assets if not a.is_external)
-            parts.append(f"{count} assets")
-        if self.load_error is not None:
-            where = self.load_error.location(self.project.root) or ""
-            parts.append(f"[red]load failed: {where} {self.load_error.exception_type}[/red]")
-            if self.snapshot is not None:
-                parts.append("[dim](showing the last good definitions)[/dim]")
-        elif self.loaded_at is not None:
-            ago = self.clock() - self.loaded_at
-            parts.append(f"reloaded {ago:.0f} s ago ({(self.load_ms or 0) / 1000:.2f} s)")
-        else:
-            parts.append("loading…")
-        counts: dict[str, int] = {}
-        for status in self.statuses.values():
-            counts[status.status.value] = counts.get(status.status.value, 0) + 1
-        for name in ("running", "queued", "failed", "check_failed", "stale", "overdue"):
-            if counts.get(name):
-                parts.append(f"{counts[name]} {name.replace('_', ' ')}")
-        for name in ("missing", "fresh"):
-            if counts.get(name):
-                parts.append(f"{counts[name]} {name}")
-        self.query_one("#header", Static).update(" · ".join(parts))
+        self.header.load_error = outcome.error
 
     # -- polling -------------------------------------------------------------------------
 
@@ -348,7 +260,7 @@ class FlowdevApp(App[None]):
         if not self.is_running:
             return  # delivered from the poller's thread while the app closes
         if isinstance(result, StorageError) or self.storage_error is not None:
-            self._show_storage_error(result if isinstance(result, StorageError) else None)
+            self.show_storage_error(result if isinstance(result, StorageError) else None)
         if isinstance(result, StorageError):
             return
         if result.problem != self._poll_problem:
@@ -357,11 +269,9 @@ class FlowdevApp(App[None]):
                 self.notify(result.problem, severity="error", timeout=10, markup=False)
         if result.statuses is not None:
             self.statuses = result.statuses
-            by_name = {key: status.status.value for key, status in result.statuses.items()}
-            self.graph_view.statuses = by_name
-            self._sync_list()
+            self.views.show(self.snapshot, result.statuses)
             self._show_cursor_asset(history=False)
-            self._update_header()
+            self.header.statuses = result.statuses
         runs_table = self.query_one(RunsTable)
         self.runs = result.runs
         runs_table.usage = result.usage
@@ -372,17 +282,16 @@ class FlowdevApp(App[None]):
             self.log_view.clear()
         if result.log_lines and result.log_run_id == self.selected_run_id:
             self.log_view.append(result.log_lines)
-        self._update_log_title()
+        self.log_pane.run = next((r for r in self.runs if r.run_id == self.selected_run_id), None)
         for failure in result.failures:
             self._failure_first(failure)
         for run in result.finished_runs:
-            self._launched.discard(run.run_id)
             if run.status.value != "success":
                 self.notify(f"run {run.run_id[:8]} {run.status.value}", severity="error")
         if result.finished_runs:
             self._show_cursor_asset()
 
-    def _show_storage_error(self, error: StorageError | None) -> None:
+    def show_storage_error(self, error: StorageError | None) -> None:
         """Show the instance's failure in its panel (None: it reads again, hide it)."""
         self.storage_error = error
         panel = self.query_one("#storage-error", Static)
@@ -401,33 +310,11 @@ class FlowdevApp(App[None]):
         self._select_run(failure.run_id)
         self.log_view.search = failure.message.split(":")[0]
 
-    def _update_log_title(self) -> None:
-        run = next((r for r in self.runs if r.run_id == self.selected_run_id), None)
-        title = "log"
-        if run is not None:
-            title = f"log · run {run.run_id[:8]} {run.status.value} · {run.selection}"
-        if self.log_view.step_filter:
-            title += f" · only {self.log_view.step_filter} (a: all)"
-        if not self.log_view.follow:
-            title += " · paused (f follows)"
-        self.query_one("#log-title", Static).update(title)
-
     # -- the asset under the cursor ------------------------------------------------------
 
     @on(AssetGraphView.CursorMoved)
-    def _cursor_moved(self, event: AssetGraphView.CursorMoved) -> None:
-        if self._list_shown:
-            self.query_one(AssetListView).cursor = event.key
+    def _cursor_moved(self) -> None:
         self._show_cursor_asset()
-
-    @on(AssetListView.CursorMoved)
-    def _list_cursor_moved(self, event: AssetListView.CursorMoved) -> None:
-        # Only the list on screen leads: a hidden list echoing the graph's own moves back
-        # (its messages arrive later) would drag the cursor to where it was.
-        if not self.is_running or self.query_one(ContentSwitcher).current != "list":
-            return
-        if event.key is not None and event.key != self.graph_view.cursor:
-            self.graph_view.cursor = event.key
 
     def _show_cursor_asset(self, history: bool = True) -> None:
         key = self.cursor
@@ -445,7 +332,7 @@ class FlowdevApp(App[None]):
             self._load_history(key)
 
     @work(exclusive=True, group="history", thread=True, exit_on_error=False)
-    @_storage_failure_shown
+    @storage_failure_shown
     def _load_history(self, key: AssetKey) -> None:
         from flowdev.instance.storage import Storage
 
@@ -481,43 +368,18 @@ class FlowdevApp(App[None]):
         if self.snapshot is None:
             self.notify("no definitions loaded yet", severity="warning")
             return
-        graph = self.snapshot.asset_graph
-        if scope == "stale":
-            keys = {
-                key
-                for key, status in self.statuses.items()
-                if status.status in (Status.STALE, Status.MISSING) or status.is_stale
-            }
-            label = "stale and missing"
-        else:
-            base = set(self.marked) if self.marked else {self.cursor} - {None}
-            if not base:
-                self.notify("move the cursor to an asset first", severity="warning")
-                return
-            keys = set(base)  # type: ignore[arg-type]
-            if scope == "downstream":
-                keys |= graph.downstream(keys)
-            elif scope == "upstream":
-                keys |= graph.upstream(keys)
-            names = sorted(k.to_user_string() for k in base)  # type: ignore[union-attr]
-            label = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
-            if scope != "cursor":
-                label += f" ({scope})"
-        self._launch(keys, label)
+        request = run_control.assets_to_run(
+            scope, self.snapshot, self.statuses, self.marked, self.cursor
+        )
+        self._launch(request)
 
-    def _launch(self, keys: set[AssetKey], label: str) -> None:
-        assert self.snapshot is not None
+    def _launch(self, request: run_control.RunRequest | str) -> None:
         if self._refused_while_broken():
             return
-        runnable = [
-            key.to_user_string()
-            for key in self.snapshot.asset_graph.toposort(keys)
-            if not self.snapshot.get(key).is_external
-        ]
-        if not runnable:
-            self.notify("nothing to materialize there", severity="warning")
-            return
-        self._launch_in_thread(runnable, label, self.snapshot)
+        if isinstance(request, str):
+            self.notify(request, severity="warning")
+        elif self.snapshot is not None:
+            self._launch_in_thread(request, self.snapshot)
 
     def _refused_while_broken(self) -> bool:
         """Say so and refuse while the definitions do not load: the run's worker would
@@ -534,29 +396,18 @@ class FlowdevApp(App[None]):
         return True
 
     @work(thread=True, group="launch", exit_on_error=False)
-    @_storage_failure_shown
-    def _launch_in_thread(self, keys: list[str], label: str, snapshot: DefinitionsSnapshot) -> None:
-        from flowdev.errors import ConfigError
-        from flowdev.instance.storage import Storage
-        from flowdev.runs.launcher import launch_run
-
-        with Storage(self.project.home) as storage:
-            try:
-                run = launch_run(
-                    storage,
-                    self.project,
-                    keys,
-                    selection=label,
-                    code_fingerprint=snapshot.code_fingerprint,
-                    definitions=snapshot,
-                )
-            except ConfigError as error:
-                self.call_from_thread(self.notify, str(error), severity="error", markup=False)
-                return
+    @storage_failure_shown
+    def _launch_in_thread(
+        self, request: run_control.RunRequest, snapshot: DefinitionsSnapshot
+    ) -> None:
+        try:
+            run = run_control.launch(self.project, request, snapshot)
+        except ConfigError as error:
+            self.call_from_thread(self.notify, str(error), severity="error", markup=False)
+            return
         self.call_from_thread(self._launched_run, run)
 
     def _launched_run(self, run: RunRecord) -> None:
-        self._launched.add(run.run_id)
         self._select_run(run.run_id)
         self.notify(f"run {run.run_id[:8]}: {len(run.asset_keys)} assets")
 
@@ -565,7 +416,8 @@ class FlowdevApp(App[None]):
         if not self.notice_keys or self.snapshot is None:
             self.panel.focus()
             return
-        self._launch(set(self.notice_keys), "changed by the last save")
+        label = "changed by the last save"
+        self._launch(run_control.runnable(self.snapshot, set(self.notice_keys), label))
         self.action_dismiss()
 
     @on(RunsTable.CancelRequested)
@@ -573,48 +425,29 @@ class FlowdevApp(App[None]):
         self._cancel(event.run_id)
 
     @work(thread=True, group="cancel", exit_on_error=False)
-    @_storage_failure_shown
+    @storage_failure_shown
     def _cancel(self, run_id: str) -> None:
-        from flowdev.instance.storage import Storage
-        from flowdev.runs.launcher import cancel_run
-
-        with Storage(self.project.home) as storage:
-            run = cancel_run(storage, run_id)
+        (run,) = run_control.cancel(self.project, [run_id])
         self.call_from_thread(self.notify, f"run {run.run_id[:8]} {run.status.value}")
 
     @on(RunsTable.ReexecuteRequested)
     def _reexecute_requested(self, event: RunsTable.ReexecuteRequested) -> None:
         if not self._refused_while_broken():
-            self._reexecute(event.run_id)
+            self._reexecute(event.run_id, self.snapshot)
 
     @work(thread=True, group="launch", exit_on_error=False)
-    @_storage_failure_shown
-    def _reexecute(self, run_id: str) -> None:
-        from flowdev.errors import FlowdevError
-        from flowdev.instance.storage import Storage
-        from flowdev.runs.launcher import launch_run
-        from flowdev.runs.reexecute import reexecution_keys
-
-        with Storage(self.project.home) as storage:
-            parent = storage.get_run(run_id)
-            try:
-                keys = reexecution_keys(storage, parent, from_failure=True)
-            except FlowdevError as error:
-                self.call_from_thread(self.notify, str(error), severity="warning")
-                return
-            try:
-                run = launch_run(
-                    storage,
-                    self.project,
-                    keys,
-                    selection=f"re-execution of {parent.run_id[:8]} from failure",
-                    run_config=parent.run_config,
-                    parent_run_id=parent.run_id,
-                    definitions=self.snapshot,
-                )
-            except FlowdevError as error:  # its config no longer fits the definitions
-                self.call_from_thread(self.notify, str(error), severity="error", markup=False)
-                return
+    @storage_failure_shown
+    def _reexecute(self, run_id: str, snapshot: DefinitionsSnapshot | None) -> None:
+        try:
+            parent, keys = run_control.failed_part(self.project, run_id)
+        except FlowdevError as error:
+            self.call_from_thread(self.notify, str(error), severity="warning")
+            return
+        try:
+            run = run_control.reexecute(self.project, parent, keys, snapshot)
+        except FlowdevError as error:  # its config no longer fits the definitions
+            self.call_from_thread(self.notify, str(error), severity="error", markup=False)
+            return
         self.call_from_thread(self._launched_run, run)
 
     # -- other actions -------------------------------------------------------------------
@@ -627,42 +460,17 @@ class FlowdevApp(App[None]):
         def chosen(choice: SelectionChoice | None) -> None:
             if choice is None:
                 return
-            if choice.action == "run":
-                self._launch(set(choice.keys), choice.query)
+            if choice.action == "run" and self.snapshot is not None:
+                self._launch(run_control.runnable(self.snapshot, set(choice.keys), choice.query))
             else:
                 self.marked = choice.keys
                 self.graph_view.marked = self.marked
 
         self.push_screen(SelectionScreen(self.snapshot.asset_graph), chosen)
 
-    @property
-    def _list_shown(self) -> bool:
-        return self.query_one(ContentSwitcher).current == "list"
-
-    def _sync_list(self) -> None:
-        """Hand the list its data, only while it shows.
-
-        A hidden list would sort and measure every row on each status refresh for
-        nothing; it is filled when the user switches to it.
-        """
-        if not self._list_shown:
-            return
-        listing = self.query_one(AssetListView)
-        # The cursor first: a list filled without one puts it on its first row and says
-        # so, which would drag the graph's cursor there and back.
-        listing.cursor = self.cursor
-        if listing.snapshot is not self.snapshot:
-            listing.snapshot = self.snapshot
-        listing.statuses = {key: status.status.value for key, status in self.statuses.items()}
-        listing.details = self.statuses
-
     def action_toggle_view(self) -> None:
         """Switch between the graph and the sortable list."""
-        switcher = self.query_one(ContentSwitcher)
-        switcher.current = "list" if switcher.current == "graph" else "graph"
-        self._sync_list()
-        target = self.query_one(f"#{switcher.current}")
-        target.focus()
+        self.views.toggle()
 
     def action_reload(self) -> None:
         """Load the definitions again now."""
@@ -676,17 +484,14 @@ class FlowdevApp(App[None]):
 
     def action_follow(self) -> None:
         """Follow the newest log line, or stop following."""
-        self.log_view.action_toggle_follow()
-        self._update_log_title()
+        self.log_pane.toggle_follow()
 
     def action_filter_log(self) -> None:
         """Show only the cursor asset's step in the log; again to show every step."""
         asset = None
         if self.cursor is not None and self.snapshot is not None and self.cursor in self.snapshot:
             asset = self.snapshot.get(self.cursor)
-        step = asset.op_name if asset is not None else None
-        self.log_view.step_filter = None if self.log_view.step_filter == step else step
-        self._update_log_title()
+        self.log_pane.toggle_step(asset.op_name if asset is not None else None)
 
     def on_resize(self) -> None:
         # Below 100 columns the panel and the runs pane give way to the graph and the log.
@@ -694,25 +499,18 @@ class FlowdevApp(App[None]):
 
     def action_search_log(self) -> None:
         """Search the log (incremental: matches highlight as you type)."""
-        from flowdev.tui.screens.search import SearchScreen
-
-        def searched(text: str | None) -> None:
-            if text is not None:
-                self.log_view.search = text
-                self.log_view.focus()
-
-        self.push_screen(SearchScreen(self.log_view), searched)
+        self.log_pane.search()
 
     def action_dismiss(self) -> None:
         """Hide the load error and the save notice."""
         self.query_one("#load-error", Static).add_class("hidden")
-        self.query_one("#notice", Static).add_class("hidden")
+        self.notice.dismiss()
         self.notice_keys = frozenset()
         self.graph_view.highlighted = frozenset()
 
     def action_help(self) -> None:
         """Show every key."""
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(bound_keys(self.screen)))
 
     def action_edit(self) -> None:
         """Open the source in $EDITOR: the failure's line from the log, else the asset's."""
@@ -728,21 +526,7 @@ class FlowdevApp(App[None]):
         if target is None:
             self.notify("no source to open here", severity="warning")
             return
-        try:
-            # A list, never a shell string: the path comes from the user's project.
-            command = editor_command(*target)
-        except EditorError as error:
-            self.notify(str(error), title="no editor", severity="error", markup=False)
-            return
-        try:
-            try:
-                with self.suspend():
-                    subprocess.run(command, check=False)
-            except SuspendNotSupported:
-                # No terminal to hand over (headless, or a pipe): run it without suspending.
-                subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
-        except OSError as error:  # found on PATH, yet it would not start
-            self.notify(f"{command[0]} did not start: {error}", severity="error", markup=False)
+        open_in_editor(self, *target)
 
     async def action_quit(self) -> None:
         """ctrl+q (Textual's own quit) asks about active runs too."""
@@ -759,19 +543,14 @@ class FlowdevApp(App[None]):
         """A worker that raised: say what failed; the app goes on."""
         if event.state is not WorkerState.ERROR or not self.is_running:
             return
-        error = event.worker.error
-        task = _WORKER_TASKS.get(event.worker.group, event.worker.name)
-        if isinstance(error, FlowdevError):
-            message = str(error)
-        else:  # not one flowdev raises on purpose: name it, so it can be reported
-            message = f"{type(error).__name__}: {error} (a flowdev bug: please report it)"
+        title, message = failure_note(event.worker)
         if event.worker.group == "poll":
             # Polling goes on after a pause; the same failure is said once.
             self.set_timer(POLL_RETRY_SECONDS, self._poll)
             if message == self._poll_problem:
                 return
             self._poll_problem = message
-        self.notify(message, title=f"{task} failed", severity="error", timeout=10, markup=False)
+        self.notify(message, title=title, severity="error", timeout=10, markup=False)
 
     def action_quit_app(self) -> None:
         """Quit; with runs going, ask whether to cancel them, leave them, or stay."""
@@ -790,14 +569,7 @@ class FlowdevApp(App[None]):
 
     @work(thread=True, group="cancel", exit_on_error=False)
     def _cancel_all_and_exit(self, run_ids: list[str]) -> None:
-        from flowdev.instance.storage import Storage
-        from flowdev.runs.launcher import cancel_run
-
-        with Storage(self.project.home) as storage:
-            for run_id in run_ids:
-                cancel_run(storage, run_id, wait=False)
-            for run_id in run_ids:
-                cancel_run(storage, run_id)
+        run_control.cancel(self.project, run_ids)
         self.call_from_thread(self.exit)
 
     def jump_to(self, key: AssetKey) -> None:

@@ -1,49 +1,48 @@
-"""The command palette (ctrl+p): jump to any asset by a fuzzy key, or run any action."""
+"""The command palette (ctrl+p): jump to any asset by a fuzzy key, or run any action.
+
+The actions are the app's and its panes' bindings (`flowdev.tui.bindings`): every key
+is also a command, under the words its tooltip says, and runs on the widget that owns it.
+"""
 
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from flowdev.tui.bindings import BoundKey, bound_keys
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 if TYPE_CHECKING:
     from flowdev.tui.app import FlowdevApp
 
-ACTIONS: tuple[tuple[str, str, str], ...] = (
-    ("Materialize the cursor asset (or the marked set)", "materialize('cursor')", "m"),
-    ("Materialize with everything downstream", "materialize('downstream')", "M"),
-    ("Materialize with everything upstream", "materialize('upstream')", "U"),
-    ("Materialize every stale and missing asset", "materialize('stale')", "S"),
-    ("Select assets with a query", "select", "s"),
-    ("Reload the definitions", "reload", "r"),
-    ("Open the asset's source in $EDITOR", "edit", "e"),
-    ("Switch between graph and list", "toggle_view", "v"),
-    ("Search the log", "search_log", "/"),
-    ("Show the keys", "help", "?"),
-    ("Quit", "quit_app", "q"),
-)
-
 
 class FlowdevCommands(Provider):
-    """Assets by key, and every app action."""
+    """Assets by key, and every action bound to a key."""
 
     @property
     def flowdev_app(self) -> FlowdevApp:
-        return self.app  # type: ignore[return-value]
+        return cast("FlowdevApp", self.app)
+
+    def _commands(self) -> list[BoundKey]:
+        # Textual's own keys (focus, quit, the palette) are its system commands already.
+        return [key for key in bound_keys(self.screen) if not key.textual]
 
     async def discover(self) -> Hits:
-        for title, action, key in ACTIONS:
+        for key in self._commands():
             # Content, not a markup string: keys such as "/" and "?" are not tags.
-            yield DiscoveryHit(Content(f"{title}  ({key})"), partial(self._run, action))
+            title = Content(f"{key.description}  ({key.keys})")
+            yield DiscoveryHit(title, partial(self._run, key), help=key.where)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for title, action, key in ACTIONS:
-            score = matcher.match(title)
+        for key in self._commands():
+            score = matcher.match(key.description)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(self._run, action), help=key)
+                help_text = f"{key.keys} · {key.where}"
+                yield Hit(
+                    score, matcher.highlight(key.description), partial(self._run, key), help_text
+                )
         snapshot = self.flowdev_app.snapshot
         if snapshot is None:
             return
@@ -58,5 +57,5 @@ class FlowdevCommands(Provider):
                     help=f"asset · {asset.group}",
                 )
 
-    async def _run(self, action: str) -> None:
-        await self.flowdev_app.run_action(action)
+    async def _run(self, key: BoundKey) -> None:
+        await self.app.run_action(key.binding.action, key.owner)

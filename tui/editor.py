@@ -14,11 +14,15 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import subprocess
 from collections.abc import Mapping
 from pathlib import PurePath
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from flowdev.errors import EditorError
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 LineSyntax = Literal["plus", "goto", "colon", "none"]
 
@@ -88,3 +92,25 @@ def _fill(word: str, path: str, line: int) -> str:
     # replace, not str.format: other braces in the template stay as they are, and a
     # path with braces in it is never read as a placeholder.
     return word.replace("{line}", str(line)).replace("{file}", path)
+
+
+def open_in_editor(app: App[Any], path: str, line: int) -> None:
+    """Open ``path`` at ``line`` in the user's editor, handing it the terminal until it
+    exits; a problem (no editor, one that will not start) is a notification."""
+    from textual.app import SuspendNotSupported
+
+    try:
+        # A list, never a shell string: the path comes from the user's project.
+        command = editor_command(path, line)
+    except EditorError as error:
+        app.notify(str(error), title="no editor", severity="error", markup=False)
+        return
+    try:
+        try:
+            with app.suspend():
+                subprocess.run(command, check=False)
+        except SuspendNotSupported:
+            # No terminal to hand over (headless, or a pipe): run it without suspending.
+            subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
+    except OSError as error:  # found on PATH, yet it would not start
+        app.notify(f"{command[0]} did not start: {error}", severity="error", markup=False)

@@ -35,30 +35,29 @@ from flowdev.drawing.grid import GroupLabel
 from flowdev.drawing.layout import Direction
 from flowdev.keys import AssetKey
 from flowdev.project.snapshot import DefinitionsSnapshot
+from flowdev.tui.widgets import line_view
 from flowdev.tui.widgets.graph_drawing import (
     GraphDrawing,
     draw_snapshot,
     nearest_surviving,
 )
-from flowdev.tui.widgets.status import STATUS_GLYPHS, component_style, status_class, status_glyph
+from flowdev.tui.widgets.line_view import LineView
+from flowdev.tui.widgets.status import STATUS_GLYPHS, status_class, status_glyph
 from rich.segment import Segment
 from rich.style import Style
 from textual import events, on, work
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.geometry import Region, Size, Spacing
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-_PREFIX = "asset-graph"
 _MARK = "*"
 _NO_STATUSES: Mapping[AssetKey, str] = MappingProxyType({})
 
 
-class AssetGraphView(ScrollView, can_focus=True):
+class AssetGraphView(LineView):
     """The asset graph, drawn in layers, with a cursor that follows its edges.
 
     Set by the parent (all optional, any time, before or after mounting):
@@ -118,7 +117,7 @@ class AssetGraphView(ScrollView, can_focus=True):
         "asset-graph--edge",
         "asset-graph--group",
         "asset-graph--unknown",
-        *(status_class(_PREFIX, status) for status in STATUS_GLYPHS),
+        *(status_class("asset-graph", status) for status in STATUS_GLYPHS),
     }
     """
     | Class | Description |
@@ -197,6 +196,8 @@ class AssetGraphView(ScrollView, can_focus=True):
         ),
     ]
 
+    COMPONENT_PREFIX = "asset-graph"
+
     DEFAULT_FOCUS_DEPTH: ClassVar[int] = 2
     """The depth focus mode starts at when toggled on."""
 
@@ -216,18 +217,9 @@ class AssetGraphView(ScrollView, can_focus=True):
     cursor: reactive[AssetKey | None] = reactive(None, init=False)
     """The asset under the cursor."""
 
-    class CursorMoved(Message):
-        """The cursor moved to another asset (``key``), or off every asset (None)."""
-
-        def __init__(self, view: AssetGraphView, key: AssetKey | None) -> None:
-            self.view = view
-            self.key = key
-            super().__init__()
-
-        @property
-        def control(self) -> AssetGraphView:
-            """The view that posted it."""
-            return self.view
+    class CursorMoved(line_view.CursorMoved):
+        """The cursor moved to another asset (``key``), or off every asset (None); a
+        burst of moves reaches the parent as its last one."""
 
     class MarkToggled(Message):
         """Space on ``key``: the parent marks or unmarks it and sets `marked`."""
@@ -282,9 +274,6 @@ class AssetGraphView(ScrollView, can_focus=True):
         self._requested = None
         self._last_depth = self.DEFAULT_FOCUS_DEPTH
         self._cursor_row = -1
-        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
-        self._styles: dict[tuple[object, ...], Style] = {}
-        self._pseudo_state: object = None
 
     # -- what is drawn -------------------------------------------------------------------
 
@@ -428,17 +417,7 @@ class AssetGraphView(ScrollView, can_focus=True):
             region, spacing=Spacing(1, 2, 1, 2), animate=False, force=True, immediate=True
         )
 
-    def _restyle(self) -> None:
-        self._strips.clear()
-        self.refresh()
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-        self._strips.clear()
-
-    def on_resize(self, event: events.Resize) -> None:
-        self._strips.grow(max(1024, 4 * event.size.height))
+    def on_resize(self) -> None:
         if self.cursor is not None and self._drawing is not None:
             self.call_after_refresh(self._cursor_moved)
 
@@ -487,10 +466,6 @@ class AssetGraphView(ScrollView, can_focus=True):
             self.cursor = key
 
     # -- drawing -------------------------------------------------------------------------
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._pseudo_state = self.get_pseudo_class_state()
-        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -552,15 +527,3 @@ class AssetGraphView(ScrollView, can_focus=True):
             "cursor" if is_cursor else None,
         )
         return text, style
-
-    def _style(self, *parts: str | None) -> Style:
-        """The widget's style plus the named component styles, cached."""
-        cache_key = (self._pseudo_state, *parts)
-        style = self._styles.get(cache_key)
-        if style is None:
-            style = self.rich_style
-            for part in parts:
-                if part is not None:
-                    style += component_style(self, f"{_PREFIX}--{part}")
-            self._styles[cache_key] = style
-        return style

@@ -35,6 +35,7 @@ from typing import ClassVar
 
 from flowdev.keys import AssetKey
 from flowdev.project.snapshot import DefinitionsSnapshot
+from flowdev.tui.widgets import line_view
 from flowdev.tui.widgets.asset_rows import (
     COLUMN_KEYS,
     COLUMNS,
@@ -49,21 +50,17 @@ from flowdev.tui.widgets.asset_rows import (
     row_cells,
     sort_rows,
 )
-from flowdev.tui.widgets.status import STATUS_GLYPHS, component_style, status_class
+from flowdev.tui.widgets.line_view import LineView
+from flowdev.tui.widgets.status import STATUS_GLYPHS, status_class
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.geometry import Region, Size, Spacing
-from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 __all__ = ["AssetDetails", "AssetListView"]
 
-_PREFIX = "asset-list"
 _NO_STATUSES: Mapping[AssetKey, str] = MappingProxyType({})
 _NO_DETAILS: Mapping[AssetKey, AssetDetails] = MappingProxyType({})
 _PADDING = 1  # cells each side of each cell, as a DataTable pads them
@@ -71,7 +68,7 @@ _HEADER_HEIGHT = 1
 _AGE = COLUMN_KEYS.index("age")
 
 
-class AssetListView(ScrollView, can_focus=True):
+class AssetListView(LineView):
     """Every asset as a row: key, group, status, age, freshness policy, reason.
 
     Set by the parent (any time, before or after mounting):
@@ -127,7 +124,7 @@ class AssetListView(ScrollView, can_focus=True):
         "asset-list--cursor",
         "asset-list--even-row",
         "asset-list--unknown",
-        *(status_class(_PREFIX, status) for status in STATUS_GLYPHS),
+        *(status_class("asset-list", status) for status in STATUS_GLYPHS),
     }
     """
     | Class | Description |
@@ -138,6 +135,8 @@ class AssetListView(ScrollView, can_focus=True):
     | `asset-list--<status>` | A status cell (``check_failed``: ``check-failed``). |
     | `asset-list--unknown` | The status cell of an asset whose status is not known. |
     """
+
+    COMPONENT_PREFIX = "asset-list"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -227,18 +226,9 @@ class AssetListView(ScrollView, can_focus=True):
     sort_reverse: reactive[bool] = reactive(False, init=False)
     """Whether the sort is reversed."""
 
-    class CursorMoved(Message):
-        """The cursor moved to another asset (``key``), or off every asset (None)."""
-
-        def __init__(self, view: AssetListView, key: AssetKey | None) -> None:
-            self.view = view
-            self.key = key
-            super().__init__()
-
-        @property
-        def control(self) -> AssetListView:
-            """The view that posted it."""
-            return self.view
+    class CursorMoved(line_view.CursorMoved):
+        """The cursor moved to another asset (``key``), or off every asset (None); a
+        burst of moves reaches the parent as its last one."""
 
     def __init__(
         self,
@@ -267,9 +257,6 @@ class AssetListView(ScrollView, can_focus=True):
         self._now = 0.0  # the time the ages on screen were measured at
         self._oldest: float | None = None  # the oldest materialization (sizes the ages)
         self._header: Strip | None = None
-        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
-        self._styles: dict[tuple[object, ...], Style] = {}
-        self._pseudo_state: object = None
 
     # -- what is listed ------------------------------------------------------------------
 
@@ -333,7 +320,7 @@ class AssetListView(ScrollView, can_focus=True):
         )
         self.refresh()
 
-    def _restyle(self, sorts: tuple[str, ...]) -> None:
+    def _statuses_changed(self, sorts: tuple[str, ...]) -> None:
         """New statuses or details: sorted again if the sort is by ``sorts``, measured
         again, drawn again (a drawn row is cached with the status and details it shows)."""
         if not self._mounted:
@@ -401,10 +388,10 @@ class AssetListView(ScrollView, can_focus=True):
             self._fill()
 
     def watch_statuses(self) -> None:
-        self._restyle(("status",))
+        self._statuses_changed(("status",))
 
     def watch_details(self) -> None:
-        self._restyle(("age", "reason"))
+        self._statuses_changed(("age", "reason"))
 
     def watch_cursor(self, old: AssetKey | None, new: AssetKey | None) -> None:
         for key in (old, new):
@@ -473,17 +460,10 @@ class AssetListView(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._styles.clear()
-        self._strips.clear()
         self._header = None
 
-    def on_resize(self, event: events.Resize) -> None:
-        self._strips.grow(max(1024, 4 * event.size.height))
+    def on_resize(self) -> None:
         self.call_after_refresh(self._scroll_to_cursor)
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._pseudo_state = self.get_pseudo_class_state()
-        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -543,15 +523,3 @@ class AssetListView(ScrollView, can_focus=True):
     @staticmethod
     def _cell(text: str, width: int) -> str:
         return " " * _PADDING + pad(text, width) + " " * _PADDING
-
-    def _style(self, *parts: str | None) -> Style:
-        """The widget's style plus the named component styles, cached."""
-        cache_key = (self._pseudo_state, *parts)
-        style = self._styles.get(cache_key)
-        if style is None:
-            style = self.rich_style
-            for part in parts:
-                if part is not None:
-                    style += component_style(self, f"{_PREFIX}--{part}")
-            self._styles[cache_key] = style
-        return style

@@ -10,9 +10,10 @@ reads nothing itself.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from flowdev.durations import duration
 from flowdev.instance.event_log import MaterializationRecord
 from flowdev.instance.status import AssetStatus
 from flowdev.project.snapshot import AssetSnapshot
@@ -23,6 +24,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.reactive import var
+from textual.widget import Widget
 from textual.widgets import Label, Sparkline, Static
 
 STATUS_STYLE = {
@@ -37,21 +39,6 @@ STATUS_STYLE = {
     "external": "blue",
 }
 _NUMERIC_TYPES = frozenset({"int", "float"})
-
-
-def age(seconds: float) -> str:
-    """``"3m 12s ago"``-style text for a duration in seconds."""
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
 
 
 class AssetPanel(VerticalScroll):
@@ -131,19 +118,21 @@ class AssetPanel(VerticalScroll):
         else:
             table.add_row(
                 "materialized",
-                f"{age(now - status.last_materialized)} ago"
+                f"{duration(now - status.last_materialized)} ago"
                 + (f" · took {status.duration:.2f}s" if status.duration is not None else ""),
             )
         policy = asset.freshness_policy
         if policy:
-            window = age(float(policy["fail_window_seconds"]))
+            window = duration(float(policy["fail_window_seconds"]))
             cron = f" by {policy['cron_schedule']}" if policy.get("cron_schedule") else ""
             table.add_row("freshness", f"at most {window} old{cron}")
             if status.overdue_at is not None:
                 left = status.overdue_at - now
                 table.add_row(
                     "overdue",
-                    Text(f"for {age(-left)}", "dark_orange") if left <= 0 else f"in {age(left)}",
+                    Text(f"for {duration(-left)}", "dark_orange")
+                    if left <= 0
+                    else f"in {duration(left)}",
                 )
         return table
 
@@ -207,7 +196,7 @@ class AssetPanel(VerticalScroll):
                     series.setdefault(key, [])
         for key in list(series)[1:]:
             series[key] = [_number(r.metadata.get(key)) for r in history]
-        widgets = []
+        widgets: list[Widget] = []
         for label, values in series.items():
             widgets.append(
                 Label(
@@ -220,7 +209,7 @@ class AssetPanel(VerticalScroll):
         await container.mount_all(widgets)
 
 
-def metadata_renderable(metadata: dict[str, Any]) -> RenderableType:
+def metadata_renderable(metadata: Mapping[str, Any]) -> RenderableType:
     """The stored metadata as a key/value grid; markdown and tables rendered."""
     table = _grid()
     extra: list[RenderableType] = []

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
 from flowdev.defs.policies import FreshnessPolicy
+from flowdev.durations import ago
 from flowdev.keys import AssetKey
 from flowdev.project.snapshot import AssetSnapshot, DefinitionsSnapshot
 from flowdev.tui.widgets.status import status_glyph
@@ -75,15 +76,6 @@ STATUS_ORDER: Mapping[str, int] = {
 _WIDEST_SUB_DAY_AGE = 7
 
 
-def relative_age(seconds: float) -> str:
-    """A compact age for a table cell: ``"12s ago"``, ``"5m ago"``, ``"3h ago"``, ``"2d ago"``."""
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit} ago"
-    return f"{int(seconds)}s ago"
-
-
 def describe_policy(policy: Mapping[str, Any] | None) -> str:
     """A snapshot's freshness policy (its JSON form) in words, e.g. ``"within 1d"``."""
     if policy is None:
@@ -141,7 +133,7 @@ def _policy_text(asset: AssetSnapshot, seen: dict[tuple[Any, ...], str]) -> str:
 def age_text(details: AssetDetails | None, now: float) -> str:
     """The age cell at ``now``: empty if the asset was never materialized."""
     when = None if details is None else details.last_materialized
-    return "" if when is None else relative_age(now - when)
+    return "" if when is None else ago(now - when)
 
 
 def reason_text(details: AssetDetails | None) -> str:
@@ -222,7 +214,7 @@ def age_width(oldest: float | None, now: float) -> int:
     Ages are not measured row by row (they change every second): the column is as wide
     as the oldest materialization's age, or the widest age under a day, or its header.
     """
-    widest = 0 if oldest is None else max(_WIDEST_SUB_DAY_AGE, len(relative_age(now - oldest)))
+    widest = 0 if oldest is None else max(_WIDEST_SUB_DAY_AGE, len(ago(now - oldest)))
     return max(widest, len(_AGE_LABEL) + ARROW_ROOM)
 
 

@@ -1,40 +1,45 @@
 """The log pane: a run's events and compute output, interleaved, coloured by level.
 
-Built on the Line API like Textual's own `Log`: rows are kept as plain data, only the
+Built on the Line API like Textual's own `Log`: rows are kept as parsed text, only the
 visible ones are rendered (one `Strip` each, cached), and appending a batch of lines
 touches nothing already on screen. Follow mode keeps the newest line in view; scrolling
 up pauses it and scrolling back to the bottom resumes it. A filter (by step and by
 minimum level) and an incremental search with highlighted matches narrow what shows.
+
+User output is shown as a terminal would show it: ANSI colour codes become styles
+(`rich.text.Text.from_ansi`), a line redrawn with ``\r`` (a progress bar) shows its
+last state, and widths are measured in cells (a CJK character takes two). At most
+`RunLogView.max_lines` rows are kept (the oldest go first); the run's compute log
+file keeps everything. Colours come from component classes (``run-log--<part>``), so
+themes and ``NO_COLOR`` apply to them.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from flowdev.instance.runlog import LogLine
+from flowdev.tui.widgets.line_view import LineView
+from rich.cells import cell_len
 from rich.segment import Segment
-from rich.style import Style
-from textual.binding import Binding
-from textual.cache import LRUCache
+from rich.text import Span, Text
+from textual.binding import Binding, BindingType
 from textual.geometry import Size
-from textual.message import Message
 from textual.reactive import reactive, var
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 LEVELS = ("DEBUG", "INFO", "OUTPUT", "WARNING", "ERROR")
 _LEVEL_RANK = {"DEBUG": 0, "INFO": 1, "OUTPUT": 1, "WARNING": 2, "ERROR": 3, "CRITICAL": 3}
-_LEVEL_STYLE = {
-    "DEBUG": Style(dim=True),
-    "INFO": Style(),
-    "OUTPUT": Style(),
-    "WARNING": Style(color="yellow"),
-    "ERROR": Style(color="red"),
-    "CRITICAL": Style(color="red", bold=True),
-}
-_MATCH_STYLE = Style(reverse=True, bold=True)
-_GUTTER_STYLE = Style(dim=True)
+# Each level's component class (``run-log--<part>``); a level not named is unstyled.
+_LEVEL_PART = {"DEBUG": "debug", "WARNING": "warning", "ERROR": "error", "CRITICAL": "critical"}
+_SPECIAL = re.compile("[\x1b\r\t]")  # what only the ANSI parser gets right
+_GUTTER_WIDTH = 9 + 19 + 2  # "HH:MM:SS ", the step in 18 cells and a space, the mark
+
+DEFAULT_MAX_LINES = 100_000
+"""How many rows the log keeps unless told otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,22 +49,73 @@ class _Row:
     line: LogLine
     text: str
     first: bool
+    spans: tuple[Span, ...] = ()  # the styles its ANSI codes gave it
 
 
-class RunLogView(ScrollView, can_focus=True):
+def parse_output(text: str) -> list[tuple[str, tuple[Span, ...]]]:
+    """``text`` as the rows a terminal would show, each as its characters and styles:
+    one per line, ANSI codes turned into styles, each line at the last state a ``\r``
+    redrew it to, tabs expanded."""
+    rows: list[tuple[str, tuple[Span, ...]]] = []
+    for line in text.split("\n"):
+        if not _SPECIAL.search(line):
+            rows.append((line, ()))  # most lines: nothing to parse
+            continue
+        # A line ended by "\r" (a CRLF, or a bar's last redraw) still shows what it said.
+        parsed = Text.from_ansi(line.rstrip("\r"), end="")
+        parsed.expand_tabs()
+        rows.append((parsed.plain, tuple(parsed.spans)))
+    return rows
+
+
+class RunLogView(LineView):
     """A run's log, rendered a visible row at a time.
 
     Attributes set by the parent: ``step_filter`` (a step key or None for all),
-    ``min_level`` (one of `LEVELS`), ``search`` (text to highlight; empty for none).
+    ``min_level`` (one of `LEVELS`), ``search`` (text to highlight; empty for none),
+    ``max_lines`` (the most rows kept; None keeps every row).
     """
 
-    BINDINGS = [
-        Binding("f", "toggle_follow", "Follow", tooltip="Keep the newest line in view"),
-        Binding("n", "next_match", "Next match", show=False),
-        Binding("N", "previous_match", "Previous match", show=False),
-        Binding("L", "cycle_level", "Level", tooltip="Show only lines at or above a level"),
-        Binding("end", "scroll_end", "Bottom", show=False),
-        Binding("home", "scroll_home", "Top", show=False),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "n",
+            "next_match",
+            "Next match",
+            id="log.next_match",
+            tooltip="Scroll to the next line that matches the search",
+            show=False,
+        ),
+        Binding(
+            "N",
+            "previous_match",
+            "Previous match",
+            id="log.previous_match",
+            tooltip="Scroll to the previous line that matches the search",
+            show=False,
+        ),
+        Binding(
+            "L",
+            "cycle_level",
+            "Level",
+            id="log.level",
+            tooltip="Show only warnings and errors, then errors, then every line",
+        ),
+        Binding(
+            "end",
+            "scroll_end",
+            "Bottom",
+            id="log.bottom",
+            tooltip="Scroll to the newest line (and follow it)",
+            show=False,
+        ),
+        Binding(
+            "home",
+            "scroll_home",
+            "Top",
+            id="log.top",
+            tooltip="Scroll to the oldest line kept",
+            show=False,
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -67,27 +123,58 @@ class RunLogView(ScrollView, can_focus=True):
         background: $surface;
         overflow-y: scroll;
         overflow-x: auto;
+        & > .run-log--gutter { text-style: dim; }
+        & > .run-log--debug { text-style: dim; }
+        & > .run-log--warning { color: $text-warning; }
+        & > .run-log--error { color: $text-error; }
+        & > .run-log--critical { color: $text-error; text-style: bold; }
+        & > .run-log--materialized { color: $text-success; }
+        & > .run-log--match { text-style: reverse bold; }
     }
     """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "run-log--gutter",
+        "run-log--debug",
+        "run-log--warning",
+        "run-log--error",
+        "run-log--critical",
+        "run-log--materialized",
+        "run-log--match",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `run-log--gutter` | The time and the step at the start of each line. |
+    | `run-log--debug` | A DEBUG line. |
+    | `run-log--warning` | A WARNING line. |
+    | `run-log--error` | An ERROR line. |
+    | `run-log--critical` | A CRITICAL line. |
+    | `run-log--materialized` | The event of an asset materialized. |
+    | `run-log--match` | Text that matches the search. |
+    """
+
+    COMPONENT_PREFIX = "run-log"
 
     follow: reactive[bool] = reactive(True)
     step_filter: var[str | None] = var(None)
     min_level: var[str] = var("DEBUG")
     search: var[str] = var("")
+    max_lines: var[int | None] = var(DEFAULT_MAX_LINES)
 
-    class FollowChanged(Message):
-        """Follow mode was switched on or off (by a key or by scrolling)."""
-
-        def __init__(self, follow: bool) -> None:
-            self.follow = follow
-            super().__init__()
-
-    def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_lines: int | None = DEFAULT_MAX_LINES,
+        name: str | None = None,
+        id: str | None = None,
+    ) -> None:
+        """A log that keeps at most ``max_lines`` rows (None: every row)."""
         super().__init__(name=name, id=id)
+        self.set_reactive(RunLogView.max_lines, max_lines)
         self._rows: list[_Row] = []
         self._shown: list[int] | None = None  # indices into _rows; None: every row
         self._width = 0
-        self._cache: LRUCache[tuple[int, str], Strip] = LRUCache(2048)
         self._matches: list[int] = []
         self._match_cursor = -1
 
@@ -98,12 +185,17 @@ class RunLogView(ScrollView, can_focus=True):
         """How many rows show (after the filter)."""
         return len(self._rows) if self._shown is None else len(self._shown)
 
+    @property
+    def kept_count(self) -> int:
+        """How many rows are kept (shown or filtered out), at most `max_lines`."""
+        return len(self._rows)
+
     def clear(self) -> None:
         """Forget every line (a different run was selected)."""
         self._rows.clear()
         self._shown = None if self._unfiltered else []
         self._width = 0
-        self._cache.clear()
+        self._strips.clear()
         self._matches.clear()
         self.virtual_size = Size(0, 0)
         self.follow = True
@@ -115,18 +207,42 @@ class RunLogView(ScrollView, can_focus=True):
             return
         start = len(self._rows)
         for line in lines:
-            for number, text in enumerate(line.text.split("\n")):
-                self._rows.append(_Row(line, text.expandtabs(), number == 0))
+            for number, (text, spans) in enumerate(parse_output(line.text)):
+                self._rows.append(_Row(line, text, number == 0, spans))
         new_rows = range(start, len(self._rows))
         if self._shown is not None:
             self._shown.extend(i for i in new_rows if self._passes(self._rows[i]))
         if self.search:
             self._matches.extend(i for i in self._visible(new_rows) if self._hit(i))
-        self._width = max(self._width, *(self._row_width(self._rows[i]) for i in new_rows))
+        widest = max(cell_len(self._rows[i].text) for i in new_rows)
+        self._width = max(self._width, _GUTTER_WIDTH + widest)
+        dropped = self._prune()
         self.virtual_size = Size(self._width, self.row_count)
         if self.follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         else:
+            if dropped:  # what was on screen moved up by the rows dropped: stay with it
+                self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
+            self.refresh()
+
+    def _prune(self) -> int:
+        """Drop the oldest rows past `max_lines`; how many rows left the screen's list."""
+        excess = 0 if self.max_lines is None else len(self._rows) - max(1, self.max_lines)
+        if excess <= 0:
+            return 0
+        del self._rows[:excess]
+        self._strips.clear()  # cached by row index, and every index moved
+        self._matches = [i - excess for i in self._matches if i >= excess]
+        self._match_cursor = -1
+        if self._shown is None:
+            return excess
+        before = len(self._shown)
+        self._shown = [i - excess for i in self._shown if i >= excess]
+        return before - len(self._shown)
+
+    def watch_max_lines(self) -> None:
+        if self._prune():
+            self.virtual_size = Size(self._width, self.row_count)
             self.refresh()
 
     # -- rendering -----------------------------------------------------------------------
@@ -138,10 +254,11 @@ class RunLogView(ScrollView, can_focus=True):
         if index >= self.row_count:
             return Strip.blank(width, self.rich_style)
         row_index = index if self._shown is None else self._shown[index]
-        strip = self._cache.get((row_index, self.search))
+        cache_key = (row_index, self.search, self._pseudo_state)
+        strip = self._strips.get(cache_key)
         if strip is None:
             strip = self._render_row(self._rows[row_index])
-            self._cache[(row_index, self.search)] = strip
+            self._strips[cache_key] = strip
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
     def _render_row(self, row: _Row) -> Strip:
@@ -151,15 +268,17 @@ class RunLogView(ScrollView, can_focus=True):
         )
         step = (line.step_key or "run")[:18].ljust(18) + " " if row.first else " " * 19
         mark = "│ " if line.is_output else _event_mark(line)
-        style = _LEVEL_STYLE.get(line.level, Style())
+        part = _LEVEL_PART.get(line.level)
         if line.event is not None and line.event.kind.value == "ASSET_MATERIALIZATION":
-            style = Style(color="green")
-        segments = [Segment(gutter + step, _GUTTER_STYLE), Segment(mark, style)]
-        segments += _highlighted(row.text, style, self.search)
-        return Strip(segments)
-
-    def _row_width(self, row: _Row) -> int:
-        return 9 + 19 + 2 + len(row.text)
+            part = "materialized"
+        style = self._style(part)
+        # The level's style under the ANSI codes' own, as a terminal would show them.
+        body = Text(row.text, style=style, spans=list(row.spans), end="")
+        if self.search:
+            body.highlight_words([self.search], self._style(part, "match"), case_sensitive=False)
+        segments = [Segment(gutter + step, self._style("gutter")), Segment(mark, style)]
+        segments += body.render(self.app.console, end="")
+        return Strip(segments, _GUTTER_WIDTH + cell_len(row.text))
 
     # -- filter and search ---------------------------------------------------------------
 
@@ -250,9 +369,6 @@ class RunLogView(ScrollView, can_focus=True):
         if self.follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
-    def watch_follow(self, follow: bool) -> None:
-        self.post_message(self.FollowChanged(follow))
-
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         # Scrolling up pauses follow mode; reaching the bottom again resumes it.
@@ -262,7 +378,6 @@ class RunLogView(ScrollView, can_focus=True):
             self.follow = True
 
     def on_resize(self) -> None:
-        self._cache.clear()
         if self.follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
@@ -282,19 +397,3 @@ def _event_mark(line: LogLine) -> str:
         "RUN_SUCCESS": "● ",
         "ASSET_CHECK_EVALUATION": "✓ " if event.data.get("passed") else "✗ ",
     }.get(kind, "· ")
-
-
-def _highlighted(text: str, style: Style, search: str) -> list[Segment]:
-    if not search:
-        return [Segment(text, style)]
-    segments = []
-    lowered, needle = text.lower(), search.lower()
-    start = 0
-    while (found := lowered.find(needle, start)) != -1:
-        if found > start:
-            segments.append(Segment(text[start:found], style))
-        segments.append(Segment(text[found : found + len(needle)], style + _MATCH_STYLE))
-        start = found + len(needle)
-    if start < len(text):
-        segments.append(Segment(text[start:], style))
-    return segments

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from flowdev.instance.run_records import RunRecord
 from rich.text import Text
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.reactive import var
 from textual.widgets import DataTable
@@ -81,7 +82,7 @@ class RunsTable(DataTable[Text | str]):
         """The run under the cursor."""
         if not self.row_count:
             return None
-        row_key, _ = self.coordinate_to_cell_key((self.cursor_row, 0))
+        row_key, _ = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0))
         return row_key.value
 
     def watch_runs(self) -> None:

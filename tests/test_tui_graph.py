@@ -427,3 +427,22 @@ async def test_no_color_keeps_the_cursor_and_glyphs_visible(
         assert app.no_color
         assert "~ zones" in drawn_text(view, K("zones"))
         assert _node_style(view, K("zones")).reverse
+
+
+async def test_a_burst_of_cursor_moves_reaches_the_parent_as_its_last(
+    taxi_snapshot: DefinitionsSnapshot,
+) -> None:
+    app = GraphApp(taxi_snapshot)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await laid_out(pilot)
+        app.moves.clear()
+        # A held key moves the cursor faster than the parent handles the messages.
+        for key in [K("raw_trips"), K("trips_clean"), K("trips_enriched")] * 10:
+            view.cursor = key
+        await pilot.pause()
+        assert app.moves == [K("trips_enriched")]
+        # Moves the parent keeps up with all arrive, one each.
+        for key in (K("raw_trips"), K("zones")):
+            view.cursor = key
+            await pilot.pause()
+        assert app.moves == [K("trips_enriched"), K("raw_trips"), K("zones")]

@@ -512,3 +512,17 @@ def test_column_widths_fit_the_widest_cell_or_the_header() -> None:
     assert column_widths(ROWS, {}, old, later)[3] == len(ago(later - NOW + 400 * 86400))
     assert column_widths([row("ключ")], {}, {}, NOW)[0] == len("Key") + 2
     assert column_widths([row("名前の長いアセット")], {}, {}, NOW)[0] == 18  # 2 cells each
+
+
+async def test_a_burst_of_cursor_moves_reaches_the_parent_as_its_last(
+    taxi_snapshot: DefinitionsSnapshot,
+) -> None:
+    app = ListApp(taxi_snapshot, Clock())
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = pilot.app.query_one(AssetListView)
+        await pilot.pause()
+        app.moves.clear()
+        for row in [1, 2, 3, 4] * 10:  # a held arrow key
+            view.action_cursor_to(row)
+        await pilot.pause()
+        assert app.moves == [view.key_at(4)]

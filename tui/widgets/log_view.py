@@ -130,6 +130,10 @@ class RunLogView(LineView):
         & > .run-log--critical { color: $text-error; text-style: bold; }
         & > .run-log--materialized { color: $text-success; }
         & > .run-log--match { text-style: reverse bold; }
+        /* Without colour, warnings and errors still stand out. */
+        &:nocolor > .run-log--warning { text-style: bold; }
+        &:nocolor > .run-log--error { text-style: bold underline; }
+        &:nocolor > .run-log--critical { text-style: bold underline; }
     }
     """
 
@@ -272,12 +276,12 @@ class RunLogView(LineView):
         if line.event is not None and line.event.kind.value == "ASSET_MATERIALIZATION":
             part = "materialized"
         style = self._style(part)
-        # The level's style under the ANSI codes' own, as a terminal would show them.
-        body = Text(row.text, style=style, spans=list(row.spans), end="")
+        body = Text(row.text, spans=list(row.spans), end="")
         if self.search:
             body.highlight_words([self.search], self._style(part, "match"), case_sensitive=False)
         segments = [Segment(gutter + step, self._style("gutter")), Segment(mark, style)]
-        segments += body.render(self.app.console, end="")
+        # The level's style under the ANSI codes' own, as a terminal would show them.
+        segments += Segment.apply_style(body.render(self.app.console, end=""), style)
         return Strip(segments, _GUTTER_WIDTH + cell_len(row.text))
 
     # -- filter and search ---------------------------------------------------------------

@@ -459,3 +459,17 @@ def test_a_database_from_a_newer_flowdev_is_refused_and_left_alone(tmp_path: Pat
         Storage(home)
     assert "schema 99" in str(error.value)
     assert db.read_bytes() == before
+
+
+def test_a_carriage_return_redraw_stays_in_its_line_of_the_run_log(tmp_path: Path) -> None:
+    # A progress bar redraws with "\r": the log keeps one line with every state in it
+    # (the log view shows its last), not one line per redraw; CRLF ends a line once.
+    from flowdev.instance.runlog import RunLogTail
+
+    with Storage(tmp_path / "home") as storage:
+        path = storage.compute_log_path("run-1")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"start\n10%\r50%\r100%\ndone\r\n")
+        texts = [line.text for line in RunLogTail(storage, "run-1").poll()]
+
+    assert texts == ["start", "10%\r50%\r100%", "done\r"]

@@ -160,21 +160,29 @@ class RunLogTail:
         unstamped = min(last_write, latest)
         lines = []
         end = start
-        for raw in chunk.splitlines(keepends=True):
+        # Lines end at "\n" only: a "\r" redraw (a progress bar) stays in its line, for
+        # the log view to show at its last state (`splitlines` would cut it into many).
+        for raw in _lines(chunk):
             end += len(raw)
             stamp = self._stamps.written_by(end)
             written = unstamped if stamp is None else min(stamp, latest)
-            lines += [
+            lines.append(
                 LogLine(
                     timestamp=max(written, self._last_time),
                     run_id=self.run_id,
                     step_key=self._current_step,
                     level="OUTPUT",
-                    text=text,
+                    text=raw.decode("utf-8", errors="replace").removesuffix("\n"),
                 )
-                for text in raw.decode("utf-8", errors="replace").splitlines()
-            ]
+            )
         return lines
+
+
+def _lines(chunk: bytes) -> list[bytes]:
+    """``chunk`` cut after each ``\n`` (and only there), ends kept."""
+    pieces = [piece + b"\n" for piece in chunk.split(b"\n")]
+    pieces[-1] = pieces[-1][:-1]
+    return pieces if pieces[-1] else pieces[:-1]
 
 
 def _event_line(event: EventRecord) -> LogLine:

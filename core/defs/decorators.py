@@ -20,7 +20,6 @@ Every argument is still checked when the decorator runs.
 
 from __future__ import annotations
 
-import builtins
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +33,7 @@ from flowdev.defs.assets import (
     to_deps,
 )
 from flowdev.defs.descriptions import description_of
+from flowdev.defs.parameters import Roles, label, parameter_roles, plain_parameters
 from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.keys import AssetKey, dep_on, named_key, to_asset_key
 from flowdev.records import EMPTY, builder, freeze, record, values_builder
@@ -45,125 +45,10 @@ if TYPE_CHECKING:
     from flowdev.defs.policies import FreshnessPolicy, RetryPolicy
     from flowdev.keys import AssetDep, AssetIn
 
-_CONTEXT_TYPE_NAMES = {"AssetExecutionContext", "OpExecutionContext", "AssetCheckExecutionContext"}
 _RESULT = ("result",)
 _NO_KEYS: frozenset[str] = frozenset()
 # The fast build (see `flowdev.records`): a definition is made once per asset per load.
 _new_assets_def = builder(AssetsDefinition)
-
-
-if TYPE_CHECKING:
-    # What `_roles` reads from a function's parameters: (context parameter, upstream inputs
-    # by parameter, resources by parameter, input managers by parameter, config
-    # parameter). A tuple, not an object: it is made once per asset on every load.
-    _Roles = tuple[
-        str | None,
-        dict[str, AssetKey],
-        Mapping[str, str],
-        Mapping[str, str],
-        tuple[str, type] | None,
-    ]
-
-
-def _plain_parameters(fn: Callable[..., Any]) -> tuple[str | None, tuple[str, ...]] | None:
-    """``(context parameter or None, the other parameters)`` when each of ``fn``'s
-    parameters after a leading ``context`` is the upstream asset of its name, which is
-    so when none carries an annotation; None otherwise (then `_roles` reads them)."""
-    annotations = fn.__annotations__
-    if annotations and not (len(annotations) == 1 and "return" in annotations):
-        return None
-    code = fn.__code__
-    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    if names and names[0] == "context":
-        return "context", names[1:]
-    return None, names
-
-
-def _where(kind: str, name: AssetKey | str) -> str:
-    """How an error names a definition: ``@asset 'a/b'``."""
-    return f"{kind} {name if isinstance(name, str) else name.to_user_string()!r}"
-
-
-def _roles(
-    fn: Callable[..., Any], ins: Mapping[str, AssetIn] | None, kind: str, name: AssetKey | str
-) -> _Roles:
-    """The role of each of ``fn``'s parameters; ``kind`` and ``name`` name the definition
-    in errors."""
-    code = fn.__code__
-    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    annotations = fn.__annotations__
-    ins = ins or {}
-    context: str | None = None
-    inputs: dict[str, AssetKey] = {}
-    resources: dict[str, str] = {}
-    input_managers: dict[str, str] = {}
-    config: tuple[str, type] | None = None
-    for position, parameter in enumerate(names):
-        annotation = _resolve(annotations.get(parameter), fn)
-        if _is_context(parameter, position, annotation):
-            context = parameter
-        elif parameter in ins:
-            inputs[parameter] = ins[parameter].resolve(parameter)
-            manager_key = ins[parameter].input_manager_key
-            if manager_key:
-                input_managers[parameter] = manager_key
-        elif _is_resource(annotation):
-            resources[parameter] = parameter
-        elif _is_config(annotation):
-            if config is not None:
-                raise InvalidDefinitionError(
-                    f"{_where(kind, name)}: parameters {config[0]!r} and {parameter!r} are "
-                    "both Config; an asset takes one config parameter"
-                )
-            config = (parameter, annotation)
-        else:
-            inputs[parameter] = named_key(parameter)
-    unknown = set(ins) - set(inputs)
-    if unknown:
-        raise InvalidDefinitionError(
-            f"{_where(kind, name)}: ins= names {sorted(unknown)} but the function has no such "
-            f"parameter (it has {list(names)})"
-        )
-    return context, inputs, resources, input_managers, config
-
-
-def _resolve(annotation: Any, fn: Callable[..., Any]) -> Any:
-    # `from __future__ import annotations` leaves strings. A bare name is looked up (cheap);
-    # only an expression such as "list[int]" is evaluated.
-    if not isinstance(annotation, str):
-        return annotation
-    if annotation.isidentifier():
-        found = fn.__globals__.get(annotation, _MISSING)
-        return getattr(builtins, annotation, None) if found is _MISSING else found
-    try:
-        return eval(annotation, fn.__globals__)
-    except Exception:
-        return None
-
-
-_MISSING = object()
-
-
-def _is_context(name: str, position: int, annotation: Any) -> bool:
-    if getattr(annotation, "__name__", None) in _CONTEXT_TYPE_NAMES:
-        return True
-    return name == "context" and position == 0
-
-
-def _is_resource(annotation: Any) -> bool:
-    if not isinstance(annotation, type) or annotation.__module__ == "builtins":
-        return False
-    from flowdev.resources.resource import ConfigurableResource
-
-    return issubclass(annotation, ConfigurableResource)
-
-
-def _is_config(annotation: Any) -> bool:
-    if not isinstance(annotation, type) or annotation.__module__ == "builtins":
-        return False
-    from flowdev.resources.config import Config
-
-    return issubclass(annotation, Config)
 
 
 def _prefix(key_prefix: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -174,7 +59,7 @@ def _prefix(key_prefix: str | Sequence[str] | None) -> tuple[str, ...]:
 
 def _build(
     fn: Callable[..., Any],
-    roles: _Roles,
+    roles: Roles,
     where: tuple[str, AssetKey | str],
     *,
     op_name: str,
@@ -188,13 +73,13 @@ def _build(
     check_specs: Sequence[Any] | None,
     op_tags: Mapping[str, str] | None,
 ) -> AssetsDefinition:
-    """The definition `@multi_asset` returns; ``where`` is what `_where` names it by in
+    """The definition `@multi_asset` returns; ``where`` is what `label` names it by in
     errors."""
     context, inputs, resources, input_managers, config = roles
     keys = tuple(spec.key for spec in specs)
     if check_specs:
         check_specs = tuple(check_specs)
-        _validate_check_specs(check_specs, keys, _where(*where))
+        _validate_check_specs(check_specs, keys, label(*where))
     return _new_assets_def(
         fn=fn,
         op_name=op_name,
@@ -373,7 +258,7 @@ def _refuse_asset_arguments(
     """Raise `UnsupportedArgumentError` for the first of ``arguments`` given to the
     `@asset` named ``name`` (a name or key) or, without one, of ``fn``."""
     named = name if name is not None else getattr(fn, "__name__", None)
-    where = "@asset" if named is None else _where("@asset", to_asset_key(named))
+    where = "@asset" if named is None else label("@asset", to_asset_key(named))
     refuse_unsupported(where, **arguments)
 
 
@@ -381,7 +266,7 @@ def _decorate_plain(args: AssetDecoratorArgs, fn: Callable[..., Any]) -> AssetsD
     """`_decorate_asset` for an `@asset` whose arguments leave its key, inputs and
     resources to the function, and whose parameters carry no annotations: each one (after
     a leading ``context``) is the upstream asset of its name. Once per asset per load."""
-    parameters = _plain_parameters(fn)
+    parameters = plain_parameters(fn)
     if parameters is None:
         return _decorate_asset(args, fn)  # a resource, config or context parameter
     context, names = parameters
@@ -413,7 +298,7 @@ def _decorate_asset(args: AssetDecoratorArgs, fn: Callable[..., Any]) -> AssetsD
     else:
         asset_key = AssetKey((*_prefix(key_prefix), name or fn.__name__))
 
-    parameters = None if args.ins or args.deps else _plain_parameters(fn)
+    parameters = None if args.ins or args.deps else plain_parameters(fn)
     if parameters is not None:
         # Each parameter is the upstream asset of its name: the parameter-to-key
         # mapping and the spec are made when first read (`_made_later`).
@@ -424,7 +309,7 @@ def _decorate_asset(args: AssetDecoratorArgs, fn: Callable[..., Any]) -> AssetsD
         input_managers: Mapping[str, str] = EMPTY
         config = None
     else:
-        context, inputs, resources, input_managers, config = _roles(
+        context, inputs, resources, input_managers, config = parameter_roles(
             fn, args.ins, "@asset", asset_key
         )
         inputs_by_name = freeze(inputs)
@@ -436,7 +321,7 @@ def _decorate_asset(args: AssetDecoratorArgs, fn: Callable[..., Any]) -> AssetsD
         _check_spec_arguments(asset_key, args.metadata, args.tags, args.owners, args.kinds)
     check_specs = tuple(args.check_specs) if args.check_specs else ()
     if check_specs:
-        _validate_check_specs(check_specs, (asset_key,), _where("@asset", asset_key))
+        _validate_check_specs(check_specs, (asset_key,), label("@asset", asset_key))
     path = asset_key.path
     return _new_assets_def(
         fn=fn,
@@ -472,7 +357,7 @@ def _made_later(pending: Any) -> dict[str, Any]:
     """The spec of a plain `@asset` (every parameter the upstream asset of its name) and
     its mapping of parameters to keys, made on first read."""
     fn, key, parents, args = pending
-    _context, names = _plain_parameters(fn) or (None, ())
+    _context, names = plain_parameters(fn) or (None, ())
     return {
         "specs": (_asset_spec(fn, key, args, tuple(map(dep_on, parents))),),
         "input_keys": freeze(dict(zip(names, parents, strict=True))),
@@ -507,18 +392,18 @@ def _check_spec_arguments(key: AssetKey, metadata: Any, tags: Any, owners: Any, 
     ):
         if value is not None and not hasattr(value, "keys"):
             raise InvalidDefinitionError(
-                f"{_where('@asset', key)}: {argument}= must be {wanted}, got {value!r}"
+                f"{label('@asset', key)}: {argument}= must be {wanted}, got {value!r}"
             )
     if tags and not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise InvalidDefinitionError(
-            f"{_where('@asset', key)}: tags= keys and values must be strings, got {tags!r}"
+            f"{label('@asset', key)}: tags= keys and values must be strings, got {tags!r}"
         )
     for argument, value in (("owners", owners), ("kinds", kinds)):
         if value is None:
             continue
         if isinstance(value, str) or not all(isinstance(item, str) for item in value):
             raise InvalidDefinitionError(
-                f"{_where('@asset', key)}: {argument}= must be a list of strings, got {value!r}"
+                f"{label('@asset', key)}: {argument}= must be a list of strings, got {value!r}"
             )
 
 
@@ -558,13 +443,13 @@ def multi_asset(
     def decorate(fn: Callable[..., Any]) -> AssetsDefinition:
         op_name = name or fn.__name__
         refuse_unsupported(
-            _where("@multi_asset", op_name),
+            label("@multi_asset", op_name),
             partitions_def=partitions_def,
             config_schema=config_schema,
             pool=pool,
         )
 
-        roles = _roles(fn, ins, "@multi_asset", op_name)
+        roles = parameter_roles(fn, ins, "@multi_asset", op_name)
         shared_deps = to_deps([*roles[1].values(), *(deps or ())])
         if outs is not None:
             output_names = tuple(outs)
@@ -581,7 +466,7 @@ def multi_asset(
             io_keys = tuple(DEFAULT_IO_MANAGER_KEY for _ in built)
         if not built:
             raise InvalidDefinitionError(
-                f"{_where('@multi_asset', op_name)}: declare at least one spec or out"
+                f"{label('@multi_asset', op_name)}: declare at least one spec or out"
             )
         restricted = dict(internal_asset_deps or {})
         final_specs = []

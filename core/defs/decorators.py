@@ -33,7 +33,7 @@ from flowdev.defs.assets import (
     to_deps,
 )
 from flowdev.defs.descriptions import description_of
-from flowdev.defs.parameters import Roles, label, parameter_roles, plain_parameters
+from flowdev.defs.parameters import label, parameter_roles, plain_parameters
 from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.keys import AssetKey, dep_on, named_key, to_asset_key
 from flowdev.records import EMPTY, builder, freeze, record, values_builder
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from flowdev.defs.assets import AssetOut
+    from flowdev.defs.parameters import Roles
     from flowdev.defs.policies import FreshnessPolicy, RetryPolicy
     from flowdev.keys import AssetDep, AssetIn
 

@@ -1239,6 +1239,11 @@ async def test_re_executing_a_failed_then_a_canceled_run_settles_and_shows_the_s
         # It fails again, and the log jumps to that failure; then down to the canceled run.
         await until(pilot, lambda: not any(r.status.is_active for r in runs(app)), timeout=60)
         await until(pilot, lambda: app.selected_run_id == runs(app)[0].run_id)
+        # As a person would: see the table settle on the jump (a poll round after it),
+        # then walk down to the canceled run.
+        await until(pilot, lambda: runs_table.selected_run_id == runs(app)[0].run_id)
+        settling = app_poll_rounds(app)
+        await until(pilot, lambda: len(settling) >= 2)
         for _ in range(3):
             if runs_table.selected_run_id == canceled:
                 break

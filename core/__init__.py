@@ -43,6 +43,11 @@ if TYPE_CHECKING:
     )
     from flowdev.defs.decorators import asset, multi_asset
     from flowdev.defs.definitions import Definitions
+    from flowdev.defs.executors import (
+        ExecutorDefinition,
+        in_process_executor,
+        multiprocess_executor,
+    )
     from flowdev.defs.jobs import (
         GraphDefinition,
         In,
@@ -151,6 +156,7 @@ _EXPORTS = {
     "Definitions": "flowdev.defs.definitions",
     "EnvVar": "flowdev.resources.env",
     "ExecuteInProcessResult": "flowdev.execution.materialize",
+    "ExecutorDefinition": "flowdev.defs.executors",
     "Failure": "flowdev.defs.results",
     "Field": "flowdev.resources.resource",
     "FilesystemIOManager": "flowdev.resources.io",
@@ -195,6 +201,8 @@ _EXPORTS = {
     "build_init_resource_context": "flowdev.resources.resource",
     "build_op_context": "flowdev.execution.context",
     "define_asset_job": "flowdev.defs.jobs",
+    "in_process_executor": "flowdev.defs.executors",
+    "multiprocess_executor": "flowdev.defs.executors",
     "graph": "flowdev.defs.jobs",
     "io_manager": "flowdev.resources.io",
     "job": "flowdev.defs.jobs",
@@ -252,6 +260,7 @@ __all__ = [
     "Definitions",
     "EnvVar",
     "ExecuteInProcessResult",
+    "ExecutorDefinition",
     "Failure",
     "Field",
     "FilesystemIOManager",
@@ -298,6 +307,7 @@ __all__ = [
     "build_op_context",
     "define_asset_job",
     "graph",
+    "in_process_executor",
     "io_manager",
     "job",
     "load_asset_checks_from_modules",
@@ -309,6 +319,7 @@ __all__ = [
     "map_asset_specs",
     "materialize",
     "multi_asset",
+    "multiprocess_executor",
     "op",
     "resource",
     "schedule",

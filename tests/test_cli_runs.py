@@ -110,8 +110,8 @@ def test_ctrl_c_cancels_the_run_cleanly(sample_project: Path) -> None:
     deadline = time.monotonic() + 30
     log_dir = sample_project / ".flowdev-test-home" / "logs"
     while time.monotonic() < deadline:
-        logs = list(log_dir.glob("*/compute.log"))
-        if logs and "training" in logs[0].read_text():
+        logs = list(log_dir.glob("*/**/*.log"))  # the run's log and its step processes'
+        if any("training" in log.read_text() for log in logs):
             break
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)

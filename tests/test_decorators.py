@@ -961,7 +961,6 @@ UNSUPPORTED = {
         "@asset '_orders'",
     ),
     "asset dagster_type": (lambda: asset(_orders, dagster_type=int), "dagster_type", "_orders"),
-    "asset pool": (lambda: asset(name="orders", pool="db"), "pool", "@asset 'orders'"),
     "asset partitions_def": (
         lambda: asset(key=["marts", "orders"], partitions_def=object()),
         "partitions_def",
@@ -971,11 +970,6 @@ UNSUPPORTED = {
         lambda: multi_asset(specs=[AssetSpec("a")], config_schema={"n": int})(_orders),
         "config_schema",
         "@multi_asset '_orders'",
-    ),
-    "multi_asset pool": (
-        lambda: multi_asset(specs=[AssetSpec("a")], name="both", pool="db")(_orders),
-        "pool",
-        "@multi_asset 'both'",
     ),
     "multi_asset partitions_def": (
         lambda: multi_asset(specs=[AssetSpec("a")], partitions_def=object())(_orders),
@@ -1025,16 +1019,6 @@ UNSUPPORTED = {
         "resource_defs",
         "@job 'nightly'",
     ),
-    "job executor_def": (
-        lambda: job(executor_def=object())(_one_op_job),
-        "executor_def",
-        "@job '_one_op_job'",
-    ),
-    "define_asset_job executor_def": (
-        lambda: define_asset_job("nightly", executor_def=object()),
-        "executor_def",
-        "define_asset_job('nightly')",
-    ),
     "define_asset_job partitions_def": (
         lambda: define_asset_job("nightly", partitions_def=object()),
         "partitions_def",
@@ -1050,7 +1034,6 @@ UNSUPPORTED = {
         "op_retry_policy",
         "define_asset_job('nightly')",
     ),
-    "Definitions executor": (lambda: Definitions(executor=object()), "executor", "Definitions"),
     "Definitions loggers": (lambda: Definitions(loggers={"x": object()}), "loggers", "Definitions"),
     "TableSchema constraints": (
         lambda: TableSchema([], constraints=object()),

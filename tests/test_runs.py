@@ -94,7 +94,7 @@ def test_a_successful_run_records_events_outputs_and_compute_logs(storage, proje
     assert states["left"].last_materialized is not None
     assert states["left"].input_versions == {"source": states["source"].data_version}
     assert (storage.storage_dir / "left").is_file()
-    log = storage.compute_log_path(run.run_id).read_text()
+    log = _output(storage, run.run_id)
     assert "source says hello" in log
     lines = read_run_log(storage, run.run_id)
     texts = [line.text for line in lines]
@@ -214,13 +214,18 @@ def _temp_files(directory: Path, pid: int | None = None) -> list[str]:
 
 
 def _start_waiting_run(storage: Storage, project: Project, keys: list[str]) -> tuple[str, int]:
-    """A run blocked in `waits`, once its spare files are ready in storage/."""
+    """A run blocked in `waits`, once its spare files are ready in storage/; and the pid
+    of the process running `waits` (which made them)."""
     from flowdev.resources.files import SpareFiles
 
     run = launch_run(storage, project, keys)
     _wait_for(lambda: ("STEP_START", "waits") in _kinds(storage, run.run_id))
-    pid = storage.get_run(run.run_id).pid
-    assert pid is not None
+    (start,) = [
+        e
+        for e in storage.events_after(0, run_id=run.run_id)
+        if e.kind is EventKind.STEP_START and e.step_key == "waits"
+    ]
+    pid = start.data["pid"]
     _wait_for(lambda: len(_temp_files(storage.storage_dir, pid)) == SpareFiles.AHEAD)
     return run.run_id, pid
 
@@ -315,7 +320,7 @@ def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace_period(
     project = find_project(root)
     with Storage(project.home) as storage:
         run = launch_run(storage, project, ["stubborn"])
-        _wait_for(lambda: "ignoring" in _read(storage.compute_log_path(run.run_id)))
+        _wait_for(lambda: "ignoring" in _output(storage, run.run_id))
         ended = cancel_run(storage, run.run_id, grace_seconds=0.5)
         assert ended.status is RunStatus.CANCELED
         assert "killed" in (ended.error or "")
@@ -323,6 +328,11 @@ def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace_period(
 
 def _read(path: Path) -> str:
     return path.read_text() if path.exists() else ""
+
+
+def _output(storage: Storage, run_id: str) -> str:
+    """What the run's code printed so far, from every step's log, as the app reads it."""
+    return "\n".join(line.text for line in read_run_log(storage, run_id) if line.is_output)
 
 
 def test_retries_follow_the_retry_policy(write_project) -> None:

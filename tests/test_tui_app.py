@@ -220,6 +220,9 @@ async def test_a_failing_run_opens_the_log_on_the_error_and_r_capital_reexecutes
         runs_table = app.query_one("#runs")
         runs_table.focus()
         await until(pilot, lambda: runs_table.row_count == 1)
+        # Steps independent of the failed one go on (trip_duration_model takes 3 s):
+        # a run is re-executed from failure once it has ended.
+        await until(pilot, lambda: not runs(app)[0].status.is_active, timeout=30)
         await pilot.press("R")
         await until(pilot, lambda: status_of(app, "fare_anomalies") == "fresh", timeout=60)
         latest = runs(app)[0]

@@ -346,6 +346,7 @@ class AssetsDefinition:
     can_subset: bool = False
     check_specs: tuple[Any, ...] = ()
     op_tags: Mapping[str, str] = EMPTY
+    pool: str | None = None  # steps of one pool run one at a time (see execution.scheduling)
 
     @property
     def specs(self) -> tuple[AssetSpec, ...]:

@@ -73,6 +73,7 @@ def _build(
     can_subset: bool,
     check_specs: Sequence[Any] | None,
     op_tags: Mapping[str, str] | None,
+    pool: str | None,
 ) -> AssetsDefinition:
     """The definition `@multi_asset` returns; ``where`` is what `label` names it by in
     errors."""
@@ -99,6 +100,7 @@ def _build(
         can_subset=can_subset,
         check_specs=check_specs or (),
         op_tags=freeze(op_tags),
+        pool=pool,
     )
 
 
@@ -148,6 +150,7 @@ class AssetDecoratorArgs:
     op_tags: Mapping[str, str] | None = None
     automation_condition: Any = None
     output_required: bool = True
+    pool: str | None = None
 
 
 _decorator_args = values_builder(AssetDecoratorArgs)
@@ -190,15 +193,14 @@ def asset(
     arguments and their meaning are Dagster's.
 
     Raises:
-        UnsupportedArgumentError: ``partitions_def=``, ``config_schema=``,
-            ``dagster_type=`` or ``pool=`` was given; flowdev does not implement them yet.
+        UnsupportedArgumentError: ``partitions_def=``, ``config_schema=`` or
+            ``dagster_type=`` was given; flowdev does not implement them yet.
     """
-    if partitions_def or config_schema or dagster_type or pool:
+    if partitions_def or config_schema or dagster_type:
         unsupported = {
             "partitions_def": partitions_def,
             "config_schema": config_schema,
             "dagster_type": dagster_type,
-            "pool": pool,
         }
         if compute_fn is None and name is None and key is None:
             # Refused when the function arrives, so that the error can name it.
@@ -230,6 +232,7 @@ def asset(
             op_tags,
             automation_condition,
             output_required,
+            pool,
         )
     )
     # Most assets only describe themselves (group, description, metadata, ...): their
@@ -246,6 +249,7 @@ def asset(
         and io_manager_key is None
         and not check_specs
         and not op_tags
+        and pool is None
         else _decorate_asset
     )
     if compute_fn is not None:
@@ -340,6 +344,7 @@ def _decorate_asset(args: AssetDecoratorArgs, fn: Callable[..., Any]) -> AssetsD
         retry_policy=args.retry_policy,
         check_specs=check_specs,
         op_tags=freeze(args.op_tags),
+        pool=args.pool,
     )
 
 
@@ -435,8 +440,8 @@ def multi_asset(
     ``outs=`` it may also return a tuple of values in the order of ``outs``.
 
     Raises:
-        UnsupportedArgumentError: ``partitions_def=``, ``config_schema=`` or ``pool=``
-            was given; flowdev does not implement them yet.
+        UnsupportedArgumentError: ``partitions_def=`` or ``config_schema=`` was given;
+            flowdev does not implement them yet.
     """
     if (specs is None) == (outs is None):
         raise InvalidDefinitionError("@multi_asset needs exactly one of specs= or outs=")
@@ -447,7 +452,6 @@ def multi_asset(
             label("@multi_asset", op_name),
             partitions_def=partitions_def,
             config_schema=config_schema,
-            pool=pool,
         )
 
         roles = parameter_roles(fn, ins, "@multi_asset", op_name)
@@ -495,6 +499,7 @@ def multi_asset(
             can_subset=can_subset,
             check_specs=check_specs,
             op_tags=op_tags,
+            pool=pool,
         )
 
     return decorate

@@ -13,6 +13,7 @@ from flowdev.defs.assets import (
     AssetsDefinition,
     AssetSpec,
 )
+from flowdev.defs.executors import ExecutorDefinition, check_executor
 from flowdev.errors import (
     DuplicateKeyError,
     InvalidDefinitionError,
@@ -83,12 +84,13 @@ class Definitions:
         schedules: Iterable[ScheduleDefinition] | None = None,
         sensors: Iterable[SensorDefinition] | None = None,
         resources: Mapping[str, Any] | None = None,
-        executor: Any = None,
+        executor: ExecutorDefinition | None = None,
         loggers: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        # Runs go through flowdev's own executor and log to its instance.
-        refuse_unsupported("Definitions", executor=executor, loggers=loggers)
+        # Runs log to flowdev's instance.
+        refuse_unsupported("Definitions", loggers=loggers)
+        self.executor = check_executor("Definitions(executor=...)", executor)
         self.assets: tuple[AssetsDefinition, ...] = ()
         self.external_specs: tuple[AssetSpec, ...] = ()
         checks = list(asset_checks or ())
@@ -173,6 +175,7 @@ class Definitions:
             schedules=[s for d in defs for s in d.schedules],
             sensors=[s for d in defs for s in d.sensors],
             resources=resources,
+            executor=next((d.executor for d in reversed(defs) if d.executor), None),
         )
 
     # -- validation ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flowdev.defs.descriptions import description_of
+from flowdev.defs.executors import ExecutorDefinition, check_executor
 from flowdev.errors import InvalidDefinitionError, refuse_unsupported
 from flowdev.records import EMPTY, builder, freeze, is_record, record
 
@@ -127,22 +128,20 @@ class GraphDefinition:
         """A job that runs this graph.
 
         Raises:
-            UnsupportedArgumentError: ``resource_defs=``, ``executor_def=`` or
-                ``partitions_def=`` was given; flowdev does not implement them yet.
+            UnsupportedArgumentError: ``resource_defs=`` or ``partitions_def=`` was
+                given; flowdev does not implement them yet.
+            InvalidDefinitionError: ``executor_def`` is not an executor.
         """
         job_name = name or self.name
-        refuse_unsupported(
-            f"graph {self.name!r} .to_job({job_name!r})",
-            resource_defs=resource_defs,
-            executor_def=executor_def,
-            partitions_def=partitions_def,
-        )
+        where = f"graph {self.name!r} .to_job({job_name!r})"
+        refuse_unsupported(where, resource_defs=resource_defs, partitions_def=partitions_def)
         return JobDefinition(
             name=job_name,
             graph=self,
             description=self.description if description is None else description,
             tags=freeze(tags),
             config=config,
+            executor_def=check_executor(where, executor_def),
         )
 
 
@@ -155,6 +154,7 @@ class JobDefinition:
     description: str | None = None
     tags: Mapping[str, str] = EMPTY
     config: Any = None
+    executor_def: ExecutorDefinition | None = None
 
 
 @record
@@ -166,6 +166,7 @@ class UnresolvedAssetJobDefinition:
     description: str | None = None
     tags: Mapping[str, str] = EMPTY
     config: Any = None
+    executor_def: ExecutorDefinition | None = None
 
 
 class _Composition:
@@ -293,21 +294,21 @@ def job(
     """Declare a job: a graph of ops, called in the function body, ready to run.
 
     Raises:
-        UnsupportedArgumentError: ``resource_defs=`` or ``executor_def=`` was given
-            (bind resources in `Definitions`); flowdev does not implement them yet.
+        UnsupportedArgumentError: ``resource_defs=`` was given (bind resources in
+            `Definitions`); flowdev does not implement it yet.
+        InvalidDefinitionError: ``executor_def`` is not an executor.
     """
 
     def decorate(fn: Callable[..., Any]) -> JobDefinition:
         job_name = name or fn.__name__
-        refuse_unsupported(
-            f"@job {job_name!r}", resource_defs=resource_defs, executor_def=executor_def
-        )
+        refuse_unsupported(f"@job {job_name!r}", resource_defs=resource_defs)
         return JobDefinition(
             name=job_name,
             graph=_compose(fn, job_name),
             description=description_of(fn, description),
             tags=freeze(tags),
             config=config,
+            executor_def=check_executor(f"@job {job_name!r}", executor_def),
         )
 
     return decorate(compute_fn) if compute_fn is not None else decorate
@@ -332,15 +333,13 @@ def define_asset_job(
     error then, not when the job first runs.
 
     Raises:
-        UnsupportedArgumentError: ``partitions_def=``, ``executor_def=``, ``hooks=`` or
+        UnsupportedArgumentError: ``partitions_def=``, ``hooks=`` or
             ``op_retry_policy=`` was given; flowdev does not implement them yet.
+        InvalidDefinitionError: ``executor_def`` is not an executor.
     """
+    where = f"define_asset_job({name!r})"
     refuse_unsupported(
-        f"define_asset_job({name!r})",
-        partitions_def=partitions_def,
-        executor_def=executor_def,
-        hooks=hooks,
-        op_retry_policy=op_retry_policy,
+        where, partitions_def=partitions_def, hooks=hooks, op_retry_policy=op_retry_policy
     )
     return UnresolvedAssetJobDefinition(
         name=name,
@@ -348,4 +347,5 @@ def define_asset_job(
         description=description,
         tags=freeze({**(tags or {}), **(run_tags or {})}),
         config=config,
+        executor_def=check_executor(where, executor_def),
     )

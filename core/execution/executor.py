@@ -1,414 +1,120 @@
-"""Executing a plan in this process: inputs, outputs, retries, failures, and events.
+"""The executor interface: a plan of steps in, a stream of events out.
 
-`InProcessExecutor.execute` takes an `ExecutionPlan` and a `RunResources` and calls
-``emit`` for every event. It is what a run's worker process runs and what
-`materialize()` runs in tests.
+Every run executes through an `Executor`: the worker of a launched run, `materialize()`,
+and job execution. What the executor is given splits in two:
 
-Failure semantics are Dagster's: a step that raises fails with its traceback, steps
-downstream of it are skipped with the reason, independent branches still run, and a
-`RetryPolicy` (or `RetryRequested`) retries with its delay. A value is stored only after
-the function returned, so a failed step never replaces the latest stored value.
+- `RunSpec`, data: the run's id, where its project is and which code it was launched
+  with, its run config and tags, where values and logs go. It pickles, so a step can be
+  executed from ``(RunSpec, step key)`` in any process that can import the user's
+  project: a process forked from the worker, a fresh interpreter, a Dask worker.
+- `RunControl`, the live part that stays in the process that drives the plan: how to
+  ask whether the run was canceled, and how to wait (a retry's delay ends early on
+  cancel).
 
-Asset checks run in their asset's step, after its values are stored. A blocking check
-that fails with severity ERROR fails the step (its value stays stored, as in Dagster), so
-the steps downstream are skipped.
-
-Every event passes through one `Redactor` on its way out: no secret value an `EnvVar`
-supplied reaches a message or an event's data, whichever field it hides in.
+An executor calls ``emit`` once per event, in order per step, from the thread that
+called `Executor.execute`. Cancellation is honoured between steps (``should_stop``) and
+during them (the worker's SIGTERM raises in the thread running a step; an executor with
+step processes forwards it to them).
 """
 
 from __future__ import annotations
 
+import importlib
 import time
-import traceback
-import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowdev.defs.assets import AssetsDefinition
-from flowdev.defs.checks import (
-    AssetCheckResult,
-    AssetChecksDefinition,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-)
-from flowdev.defs.definitions import Definitions
-from flowdev.defs.metadata import metadata_to_json, normalize_metadata
-from flowdev.defs.results import RetryRequested
 from flowdev.errors import ExecutionError
-from flowdev.events import EventKind, RunEvent
-from flowdev.execution.context import AssetExecutionContext, StepLog
-from flowdev.execution.plan import ExecutionPlan, Step
-from flowdev.execution.step_outputs import StepOutputs, collect_outputs
-from flowdev.frames import raised_at
+from flowdev.events import RunEvent
 from flowdev.keys import AssetKey
-from flowdev.resources.config import config_for
-from flowdev.resources.env import Redactor
-from flowdev.resources.io import InputContext, IOManager, OutputContext
+from flowdev.records import EMPTY, record
+
+if TYPE_CHECKING:
+    from flowdev.defs.definitions import Definitions
+    from flowdev.defs.executors import ExecutorChoice
+    from flowdev.execution.plan import ExecutionPlan
 
 Emit = Callable[[RunEvent], None]
 
 
-@dataclass(kw_only=True)
-class RunResources:
-    """Everything a run needs besides its plan: resolved resources, config, where to store."""
+@record
+class RunSpec:
+    """What any process needs to execute a step of a run: data only, never live objects.
 
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    defs: Definitions
-    resources: Mapping[str, Any]
-    run_config: Mapping[str, Any] = field(default_factory=dict)
+    ``project`` is ``{"root", "module", "file"}`` as the run record keeps it (None for
+    definitions built in memory, as `materialize()`'s: those steps run in this process
+    or in processes forked from it). ``code_fingerprint`` is the code the run was
+    launched with; a process that loads a different one refuses to run the step.
+    ``log_dir`` is the run's compute-log directory: steps run in processes of their own
+    write their output to a file each under it.
+    """
+
+    run_id: str
+    project: Mapping[str, Any] | None = None
+    code_fingerprint: str | None = None
+    run_config: Mapping[str, Any] = EMPTY
+    tags: Mapping[str, str] = EMPTY
     storage_dir: str | None = None
-    secrets: frozenset[str] = frozenset()
-    run_tags: Mapping[str, str] = field(default_factory=dict)
-    instance: Any = None
-    sleep: Callable[[float], object] = time.sleep  # may be an Event.wait, ended early
+    log_dir: str | None = None
+    cache_dir: str | None = None
+
+
+@record
+class RunControl:
+    """The live hooks of the process driving a run: cancel checks and waits."""
+
     should_stop: Callable[[], bool] = lambda: False
+    sleep: Callable[[float], object] = time.sleep  # may be an Event.wait, ended by a cancel
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExecutionOutcome:
-    """How a plan's execution ended, and the values it computed (kept for tests)."""
+    """How a plan's execution ended, and the values computed in this process."""
 
     success: bool
     values: Mapping[AssetKey, Any]
     errors: Mapping[str, BaseException]
 
 
-class InProcessExecutor:
-    """Runs each step of a plan in turn, in this process."""
+class Executor(ABC):
+    """Executes an `ExecutionPlan`; subclasses decide where and how many steps at once."""
 
-    def execute(self, plan: ExecutionPlan, run: RunResources, emit: Emit) -> ExecutionOutcome:
-        """Execute ``plan``, calling ``emit`` with each event as it happens."""
-        runner = _Runner(run, emit)
-        success = runner.run(plan)
-        return ExecutionOutcome(success=success, values=runner.values, errors=runner.errors)
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config: Mapping[str, Any] = dict(config or {})
 
+    def check(self, plan: ExecutionPlan, defs: Definitions, run: RunSpec) -> None:
+        """Refuse, before the run starts, a plan this executor cannot run.
 
-class _Runner:
-    def __init__(self, run: RunResources, emit: Emit) -> None:
-        self.run_resources = run
-        self._emit = emit
-        self.values: dict[AssetKey, Any] = {}
-        self.failed_steps: dict[str, str] = {}  # step -> why it did not produce outputs
-        self.errors: dict[str, BaseException] = {}
-        self.checks_by_asset: dict[AssetKey, list[AssetChecksDefinition]] = {}
-        for check in run.defs.asset_checks:
-            self.checks_by_asset.setdefault(check.spec.asset_key, []).append(check)
-        self._redactor = Redactor(run.secrets)
-        self._redacting = bool(self._redactor)
-        # OutputContext's default logger, fetched once rather than per output.
-        import logging
+        Raises:
+            ExecutionError: what makes the plan impossible here, and what to change.
+        """
+        return  # most executors can run any plan
 
-        self._output_log = logging.getLogger("flowdev")
-
-    def emit(self, kind: EventKind, step: Step | None = None, **fields: Any) -> None:
-        if self._redacting:
-            if "message" in fields:
-                fields["message"] = self._redactor.text(fields["message"])
-            if "data" in fields:
-                fields["data"] = self._redactor.data(fields["data"])
-        self._emit(
-            RunEvent(
-                run_id=self.run_resources.run_id,
-                kind=kind,
-                step_key=None if step is None else step.key,
-                **fields,
-            )
-        )
-
-    def run(self, plan: ExecutionPlan) -> bool:
-        for step in plan.steps:
-            blocked_by = [s for s in step.upstream_steps if s in self.failed_steps]
-            if self.run_resources.should_stop():
-                self.failed_steps[step.key] = "the run was canceled"
-                self.emit(EventKind.STEP_SKIPPED, step, message="skipped: the run was canceled")
-                continue
-            if blocked_by:
-                reason = f"upstream step {blocked_by[0]!r} did not succeed"
-                self.failed_steps[step.key] = reason
-                self.emit(
-                    EventKind.STEP_SKIPPED,
-                    step,
-                    level="WARNING",
-                    message=f"skipped {step.key}: {reason}",
-                    data={"upstream": blocked_by},
-                )
-                continue
-            if not self._run_step(step):
-                self.failed_steps[step.key] = "failed"
-        return not self.failed_steps
-
-    # -- one step ------------------------------------------------------------------------
-
-    def _run_step(self, step: Step) -> bool:
-        assets_def = step.assets_def
-        policy = assets_def.retry_policy
-        attempt = 0
-        while True:
-            if attempt and self.run_resources.should_stop():
-                # Canceled while it waited to retry: no new attempt.
-                self.emit(
-                    EventKind.STEP_CANCELED,
-                    step,
-                    level="WARNING",
-                    message=f"{step.key} canceled before retry {attempt}",
-                    data={"asset_keys": [k.to_user_string() for k in step.asset_keys]},
-                )
-                return False
-            self.emit(
-                EventKind.STEP_START,
-                step,
-                message=f"started {step.key}" + (f" (retry {attempt})" if attempt else ""),
-                data={
-                    "asset_keys": [k.to_user_string() for k in step.asset_keys],
-                    "attempt": attempt,
-                },
-            )
-            started = time.perf_counter()
-            try:
-                outputs = self._compute(step, attempt)
-                self._store(step, outputs, time.perf_counter() - started)
-            except RetryRequested as request:
-                if attempt < request.max_retries:
-                    attempt += 1
-                    self._retry(step, attempt, request.seconds_to_wait or 0, request)
-                    continue
-                self._fail(step, request, started)
-                return False
-            except Exception as error:
-                allowed = policy is not None and getattr(error, "allow_retries", True)
-                if allowed and attempt < policy.max_retries:
-                    attempt += 1
-                    self._retry(step, attempt, policy.delay_for(attempt), error)
-                    continue
-                self._fail(step, error, started)
-                return False
-            blocked_by = self._run_checks(step, outputs)
-            if blocked_by:
-                self._fail_blocked(step, blocked_by, started)
-                return False
-            duration = time.perf_counter() - started
-            self.emit(
-                EventKind.STEP_SUCCESS,
-                step,
-                message=f"{step.key} succeeded in {duration:.3f}s",
-                data={"duration": duration},
-            )
-            return True
-
-    def _retry(self, step: Step, attempt: int, delay: float, error: BaseException) -> None:
-        self.emit(
-            EventKind.STEP_UP_FOR_RETRY,
-            step,
-            level="WARNING",
-            message=f"{step.key} failed ({type(error).__name__}: {error}); retry {attempt} "
-            f"in {delay:.1f}s",
-            data={"attempt": attempt, "delay": delay},
-        )
-        if delay > 0:
-            self.run_resources.sleep(delay)
-
-    def _fail(
+    @abstractmethod
+    def execute(
         self,
-        step: Step,
-        error: BaseException,
-        started: float,
-        source: tuple[str, int] | None = None,
-    ) -> None:
-        self.errors[step.key] = error
-        frames = traceback.format_exception(type(error), error, error.__traceback__)
-        where = source or raised_at(error)
-        self.emit(
-            EventKind.STEP_FAILURE,
-            step,
-            level="ERROR",
-            message=f"{step.key} failed: {type(error).__name__}: {error}",
-            data={
-                "error_type": type(error).__name__,
-                "error_message": str(error),
-                "traceback": "".join(frames),
-                "file": where[0] if where else None,
-                "line": where[1] if where else None,
-                "duration": time.perf_counter() - started,
-                "metadata": metadata_to_json(normalize_metadata(getattr(error, "metadata", None))),
-            },
-        )
+        plan: ExecutionPlan,
+        run: RunSpec,
+        defs: Definitions,
+        emit: Emit,
+        control: RunControl | None = None,
+    ) -> ExecutionOutcome:
+        """Execute ``plan`` (built from ``defs``), calling ``emit`` with each event.
 
-    def _fail_blocked(self, step: Step, failed: list[_CheckRun], started: float) -> None:
-        names = ", ".join(repr(check.spec.key.to_user_string()) for check in failed)
-        error = ExecutionError(
-            f"the blocking asset check(s) {names} failed, so the assets downstream of "
-            f"{step.key} were not materialized. Fix the data (or the check) and re-run."
-        )
-        self._fail(step, error, started, source=failed[0].source)
-
-    def _compute(self, step: Step, attempt: int) -> StepOutputs:
-        assets_def = step.assets_def
-        run = self.run_resources
-        single_key = step.asset_keys[0] if len(step.asset_keys) == 1 else None
-        context = AssetExecutionContext(
-            run_id=run.run_id,
-            asset_keys=step.asset_keys,
-            resources=run.resources,
-            op_config=None,
-            log=StepLog(
-                lambda level, message: self.emit(
-                    EventKind.LOG, step, asset_key=single_key, level=level, message=message
-                )
-            ),
-            instance=run.instance,
-            run_tags=run.run_tags,
-            retry_number=attempt,
-            op_name=step.key,
-        )
-        kwargs: dict[str, Any] = {}
-        if assets_def.context_param:
-            kwargs[assets_def.context_param] = context
-        for param, resource_key in assets_def.resource_params.items():
-            kwargs[param] = run.resources[resource_key]
-        if assets_def.config_param is not None:
-            param, config_cls = assets_def.config_param
-            kwargs[param] = config_for(run.run_config, step.key, config_cls)
-            context.op_config = kwargs[param]
-        for param, key in assets_def.input_keys.items():
-            kwargs[param] = self._load_input(assets_def, param, key)
-        result = assets_def.fn(**kwargs)
-        return collect_outputs(
-            step.key, assets_def, step.asset_keys, result, context.added_metadata
-        )
-
-    def _load_input(self, assets_def: AssetsDefinition, param: str, key: AssetKey) -> Any:
-        if key in self.values:
-            return self.values[key]
-        manager_key = assets_def.input_manager_keys.get(param) or self._io_manager_key_of(key)
-        context = InputContext(
-            asset_key=key,
-            name=param,
-            resources=self.run_resources.resources,
-            storage_dir=self.run_resources.storage_dir,
-        )
-        return self._io_manager(manager_key).load_input(context)
-
-    def _io_manager_key_of(self, key: AssetKey) -> str:
-        defs = self.run_resources.defs
-        if defs.is_external(key):
-            return "io_manager"
-        assets_def = defs.get_assets_def(key)
-        return assets_def.io_manager_keys[assets_def.keys.index(key)]
-
-    def _io_manager(self, resource_key: str) -> IOManager:
-        manager = self.run_resources.resources.get(resource_key)
-        if manager is None:
-            raise ExecutionError(f"no IO manager bound to the resource key {resource_key!r}")
-        return manager
-
-    def _store(self, step: Step, outputs: StepOutputs, duration: float) -> None:
-        assets_def = step.assets_def
-        run = self.run_resources
-        for key, (value, metadata) in outputs.values.items():
-            if key not in step.asset_keys:
-                continue  # a subsettable multi-asset computed more than was selected
-            index = assets_def.keys.index(key)
-            context = OutputContext(
-                asset_key=key,
-                name=assets_def.output_names[index],
-                run_id=run.run_id,
-                step_key=step.key,
-                metadata=metadata,
-                definition_metadata=assets_def.specs[index].metadata,
-                resources=run.resources,
-                log=self._output_log,
-                storage_dir=run.storage_dir,
-            )
-            self._io_manager(assets_def.io_manager_keys[index]).handle_output(context, value)
-            self.values[key] = value
-            # What the asset says about itself wins over what its IO manager adds.
-            stored = normalize_metadata({**context.added_metadata, **metadata})
-            self.emit(
-                EventKind.ASSET_MATERIALIZATION,
-                step,
-                asset_key=key,
-                message=f"materialized {key.to_user_string()}",
-                data={
-                    "metadata": metadata_to_json(stored),
-                    "code_version": assets_def.code_version_of(key),
-                    "duration": duration,
-                },
-            )
-
-    # -- checks --------------------------------------------------------------------------
-
-    def _run_checks(self, step: Step, outputs: StepOutputs) -> list[_CheckRun]:
-        """Record the step's check results and run the checks on its assets; return the
-        blocking checks that failed."""
-        runs = [
-            _CheckRun(spec, check_result, source=step.assets_def.source)
-            for spec, check_result in outputs.check_results
-            if spec.asset_key in step.asset_keys
-        ]
-        for key in step.asset_keys:
-            if key in outputs.values:
-                runs += [self._evaluate(check) for check in self.checks_by_asset.get(key, ())]
-        for check_run in runs:
-            self._record(step, check_run)
-        return [check_run for check_run in runs if check_run.blocks]
-
-    def _evaluate(self, check: AssetChecksDefinition) -> _CheckRun:
-        kwargs: dict[str, Any] = {}
-        run = self.run_resources
-        if check.context_param:
-            kwargs[check.context_param] = AssetExecutionContext(
-                run_id=run.run_id, asset_keys=(check.spec.asset_key,), resources=run.resources
-            )
-        if check.asset_param:
-            kwargs[check.asset_param] = self.values.get(check.spec.asset_key)
-        for param, resource_key in check.resource_params.items():
-            kwargs[param] = run.resources[resource_key]
-        code = check.fn.__code__
-        source = (code.co_filename, code.co_firstlineno)
-        try:
-            outcome = check.fn(**kwargs)
-        except Exception as error:
-            outcome = AssetCheckResult(passed=False, description=f"the check raised {error!r}")
-        if not isinstance(outcome, AssetCheckResult):
-            outcome = AssetCheckResult(
-                passed=False, description=f"the check returned {outcome!r}, not AssetCheckResult"
-            )
-        return _CheckRun(check.spec, outcome, source)
-
-    def _record(self, step: Step, check_run: _CheckRun) -> None:
-        spec, outcome = check_run.spec, check_run.result
-        self.emit(
-            EventKind.ASSET_CHECK_EVALUATION,
-            step,
-            asset_key=spec.asset_key,
-            level="INFO" if outcome.passed else "WARNING",
-            message=f"check {spec.name} {'passed' if outcome.passed else 'failed'}",
-            data={
-                "check_name": spec.name,
-                "passed": outcome.passed,
-                "severity": outcome.severity.value,
-                "blocking": spec.blocking,
-                "description": outcome.description,
-                "metadata": metadata_to_json(normalize_metadata(outcome.metadata)),
-            },
-        )
+        A failed step skips only the steps downstream of it. Raises only what the
+        run itself cannot go on from (the worker's cancel); step errors are events.
+        """
 
 
-@dataclass(frozen=True, slots=True)
-class _CheckRun:
-    """One check's result in a step, and where the check is defined."""
-
-    spec: AssetCheckSpec
-    result: AssetCheckResult
-    source: tuple[str, int]
-
-    @property
-    def blocks(self) -> bool:
-        """Whether this result stops the assets downstream (Dagster: blocking and ERROR)."""
-        return (
-            self.spec.blocking
-            and not self.result.passed
-            and self.result.severity is AssetCheckSeverity.ERROR
-        )
+def executor_of(choice: ExecutorChoice) -> Executor:
+    """An instance of the executor ``choice`` names, with its config."""
+    module_name, _, class_name = choice.definition.implementation.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except ImportError as error:
+        raise ExecutionError(
+            f"the {choice.definition.name} executor cannot be loaded: {error}"
+        ) from None
+    executor: Executor = cls(choice.config)
+    return executor

@@ -12,12 +12,12 @@ from flowdev.defs.assets import AssetsDefinition, AssetSpec
 from flowdev.defs.checks import AssetChecksDefinition
 from flowdev.defs.definitions import Definitions
 from flowdev.events import EventKind, RunEvent
-from flowdev.execution.executor import InProcessExecutor, RunResources
+from flowdev.execution.executor import RunSpec
+from flowdev.execution.in_process import InProcessExecutor
 from flowdev.execution.plan import ExecutionPlan
 from flowdev.keys import AssetKey, to_asset_key
+from flowdev.records import freeze
 from flowdev.resources.config import run_config_dict
-from flowdev.resources.io import FilesystemIOManager
-from flowdev.resources.lifecycle import resolve_resources, resource_lifecycle, secret_values
 
 
 @dataclass(frozen=True)
@@ -98,24 +98,16 @@ def _materialize(
     storage: str,
     run_id: str | None,
 ) -> ExecuteInProcessResult:
-    bound = {"io_manager": FilesystemIOManager(base_dir=storage), **defs.resources}
     selected = _selected_keys(defs, selection)
     plan = ExecutionPlan.build(defs, selected)
-    config = run_config_dict(run_config)
-    resolved = resolve_resources(bound, run_config=config)
+    run = RunSpec(
+        run_id=run_id or uuid.uuid4().hex,
+        run_config=run_config_dict(run_config),
+        tags=freeze(tags),
+        storage_dir=storage,
+    )
     events: list[RunEvent] = []
-    run_id = run_id or uuid.uuid4().hex
-    with resource_lifecycle(resolved, run_id=run_id) as live:
-        run = RunResources(
-            run_id=run_id,
-            defs=defs,
-            resources=live,
-            run_config=config,
-            storage_dir=storage,
-            secrets=frozenset(secret_values(bound, run_config=config)),
-            run_tags=dict(tags or {}),
-        )
-        outcome = InProcessExecutor().execute(plan, run, events.append)
+    outcome = InProcessExecutor().execute(plan, run, defs, events.append)
     if raise_on_error and outcome.errors:
         raise next(iter(outcome.errors.values()))
     return ExecuteInProcessResult(

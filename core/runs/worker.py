@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -134,7 +134,12 @@ class _EventWriter:
         self.storage = storage
         self.run = run
         self.logs = logs
-        self.current_step: str | None = None
+        # Steps started and not ended, in start order.
+        self.running: dict[str, None] = {}
+        # The log files of step processes (relative to the run's log directory), and
+        # what to do when one first appears (the watchdog stamps it).
+        self.streams: set[str] = set()
+        self.on_stream: Callable[[str], None] = lambda stream: None
         # Filled once the plan is known: each step's asset keys, each asset's parents.
         self.step_asset_keys: dict[str, list[str]] = {}
         self.parents: dict[str, list[str]] = {}
@@ -154,7 +159,11 @@ class _EventWriter:
         kind = event.kind
         data = dict(event.data)
         if kind is EventKind.STEP_START and event.step_key is not None:
-            self.current_step = event.step_key
+            stream = data.get("log_stream")
+            if stream is not None and stream not in self.streams:
+                self.streams.add(stream)
+                self.on_stream(stream)
+            self.running[event.step_key] = None
         elif kind in (EventKind.STEP_FAILURE, EventKind.STEP_SKIPPED, EventKind.STEP_CANCELED):
             data.setdefault("asset_keys", self.step_asset_keys.get(event.step_key or "", []))
         elif kind is EventKind.ASSET_MATERIALIZATION and event.asset_key is not None:
@@ -167,7 +176,8 @@ class _EventWriter:
             version = data.get("data_version") or os.urandom(8).hex()
             data["data_version"] = version
             self.data_versions[key] = version
-        data["log_offset"] = self.logs.offset()
+        if "log_stream" not in data:  # a step process's event knows its own file's length
+            data["log_offset"] = self.logs.offset()
         try:
             # The fields spelled out: dataclasses.replace costs several times more, per event.
             self.store(
@@ -184,7 +194,7 @@ class _EventWriter:
             )
         finally:
             if kind in _STEP_END_KINDS:
-                self.current_step = None
+                self.running.pop(event.step_key or "", None)
 
     def store(self, event: RunEvent) -> None:
         # A cancel that arrives mid-write waits for the write to finish, so the database
@@ -224,8 +234,7 @@ class _EventWriter:
         self._lock.acquire(timeout=5.0)
         try:
             run = storage.get_run(self.run.run_id)
-            step = self.current_step
-            if run.status.is_active and step is not None:
+            for step in self.running if run.status.is_active else ():
                 storage.store_event(
                     RunEvent(
                         run_id=run.run_id,
@@ -332,6 +341,8 @@ def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
         on_cancel=writer.request_cancel,
         on_deadline=writer.kill_at_deadline,
     )
+    log_dir = storage.compute_log_dir(run_id)
+    writer.on_stream = lambda stream: watchdog.follow(log_dir / stream)
     watchdog.start()
     status, error = RunStatus.FAILURE, None
     try:
@@ -339,13 +350,13 @@ def run_worker(home: str | os.PathLike[str], run_id: str) -> int:
         status, error = _execute(storage, run, writer)
     except RunCanceled:
         status, error = RunStatus.CANCELED, None
-        if writer.current_step is not None:
+        for step in list(writer.running):
             writer.emit(
                 EventKind.STEP_CANCELED,
-                f"{writer.current_step} canceled",
+                f"{step} canceled",
                 level="WARNING",
-                step_key=writer.current_step,
-                data={"asset_keys": writer.step_asset_keys.get(writer.current_step, [])},
+                step_key=step,
+                data={"asset_keys": writer.step_asset_keys.get(step, [])},
             )
     except BaseException as crash:  # the worker's own bug or a load failure: never silent
         status = RunStatus.FAILURE
@@ -375,21 +386,23 @@ def _execute(
     storage: Storage, run: RunRecord, writer: _EventWriter
 ) -> tuple[RunStatus, str | None]:
     from flowdev.defs.code_version import cache_dir_of, use_cache_dir
+    from flowdev.defs.executors import choose_executor
     from flowdev.errors import FlowdevError
-    from flowdev.execution.executor import InProcessExecutor, RunResources
+    from flowdev.execution.environment import check_resources, remember_definitions
+    from flowdev.execution.executor import RunControl, RunSpec, executor_of
     from flowdev.execution.plan import ExecutionPlan
     from flowdev.keys import AssetKey
     from flowdev.project.project import Project, load_definitions
     from flowdev.project.snapshot import fingerprint_of
-    from flowdev.resources.io import FilesystemIOManager
-    from flowdev.resources.lifecycle import resolve_resources, resource_lifecycle, secret_values
+    from flowdev.runs.executors import executor_named
 
     project = Project(
         root=Path(run.project["root"]),
         module=run.project.get("module"),
         file=Path(run.project["file"]) if run.project.get("file") else None,
     )
-    use_cache_dir(cache_dir_of(storage.home))
+    cache_dir = cache_dir_of(storage.home)
+    use_cache_dir(cache_dir)
     try:
         defs = load_definitions(project)
         graph = defs.asset_graph
@@ -400,15 +413,24 @@ def _execute(
                 f"the definitions no longer have {', '.join(unknown)}; reload and launch again"
             )
         plan = ExecutionPlan.build(defs, keys)
-        storage.update_run(run.run_id, code_fingerprint=fingerprint_of(defs))
-        bound = {
-            "io_manager": FilesystemIOManager(base_dir=str(storage.storage_dir)),
-            **defs.resources,
-        }
-        resolved = resolve_resources(bound, run_config=run.run_config)
-        secrets = frozenset(secret_values(bound, run_config=run.run_config))
+        fingerprint = fingerprint_of(defs)
+        storage.update_run(run.run_id, code_fingerprint=fingerprint)
+        spec = RunSpec(
+            run_id=run.run_id,
+            project=dict(run.project),
+            code_fingerprint=fingerprint,
+            run_config=run.run_config,
+            tags=dict(run.tags),
+            storage_dir=str(storage.storage_dir),
+            log_dir=str(storage.compute_log_dir(run.run_id)),
+            cache_dir=str(cache_dir),
+        )
+        executor = executor_of(choose_executor(defs.executor, run.run_config, named=executor_named))
+        executor.check(plan, defs, spec)
+        check_resources(spec, defs)
     except FlowdevError as problem:
         return RunStatus.FAILURE, str(problem)
+    remember_definitions(spec, defs)  # step processes forked from here load nothing
     writer.parents = {
         key.to_user_string(): [parent.to_user_string() for parent in graph.parents(key)]
         for key in plan.asset_keys
@@ -416,19 +438,11 @@ def _execute(
     writer.step_asset_keys = {
         step.key: [key.to_user_string() for key in step.asset_keys] for step in plan.steps
     }
-    with resource_lifecycle(resolved, run_id=run.run_id) as live:
-        resources = RunResources(
-            run_id=run.run_id,
-            defs=defs,
-            resources=live,
-            run_config=run.run_config,
-            storage_dir=str(storage.storage_dir),
-            secrets=secrets,
-            run_tags=dict(run.tags),
-            should_stop=writer.stop_requested,
-            sleep=writer.canceled.wait,  # a retry's wait ends with a cancel
-        )
-        outcome = InProcessExecutor().execute(plan, resources, writer)
+    control = RunControl(
+        should_stop=writer.stop_requested,
+        sleep=writer.canceled.wait,  # a retry's wait ends with a cancel
+    )
+    outcome = executor.execute(plan, spec, defs, writer, control)
     if writer.stop_requested():
         raise RunCanceled
     if outcome.success:

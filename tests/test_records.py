@@ -26,18 +26,21 @@ from flowdev import (
 )
 from flowdev.defs.assets import new_spec
 from flowdev.defs.decorators import AssetDecoratorArgs
+from flowdev.events import EventKind, RunEvent
 from flowdev.keys import dep_on, named_key
 from flowdev.project.project import Project
 from flowdev.records import (
     FrozenDict,
     FrozenRecordError,
     builder,
+    field,
     fields,
     freeze,
     is_record,
     record,
     replace,
 )
+from flowdev.selection.algebra import AssetSelection, RootsAssetSelection, SinksAssetSelection
 from flowdev.selection.graph import AssetNode
 
 
@@ -190,6 +193,70 @@ def test_a_record_is_not_a_sequence() -> None:
         point[0]  # type: ignore[index]
 
 
+def test_a_record_is_not_ordered_unless_its_class_orders_itself() -> None:
+    with pytest.raises(TypeError, match="not ordered"):
+        Point(1, 2) < Point(2, 1)  # noqa: B015
+    with pytest.raises(TypeError, match="not ordered"):
+        (1, 2) < Point(2, 1)  # type: ignore[operator]  # noqa: B015, SIM300
+    with pytest.raises(TypeError, match="by name"):
+        1 in Point(1, 2)  # type: ignore[operator]  # noqa: B015
+    with pytest.raises(TypeError, match="by name"):
+        Point(1, 2) + Point(3, 4)  # type: ignore[operator]
+    assert sorted([AssetKey("b"), AssetKey("a")]) == [AssetKey("a"), AssetKey("b")]
+
+
+@record
+class Stamped:
+    name: str
+    made: list[str] = field(default_factory=list)
+    note: str | None = field(default=None, compare=False, repr=False)
+
+
+def test_a_field_takes_a_factory_and_can_stay_out_of_equality_and_repr() -> None:
+    first, second = Stamped("a"), Stamped("a")
+
+    assert first.made == [] and first.made is not second.made  # one list per instance
+    assert builder(Stamped)(name="b").made == []
+    assert Stamped("a", ["x"]).made == ["x"]
+    assert Stamped("a", note="why") == Stamped("a", note="other")
+    assert Stamped("a", note="why") != Stamped("b", note="why")
+    assert hash(Stamped("a", (), "why")) == hash(Stamped("a", (), "other"))  # type: ignore[arg-type]
+    assert repr(Stamped("a", note="why")) == "Stamped(name='a', made=[])"
+    kept = pickle.loads(pickle.dumps(Stamped("a", ["x"], "why")))
+    assert kept.note == "why" and kept.made == ["x"]
+    with pytest.raises(TypeError, match="not both"):
+        field(default=(), default_factory=tuple)
+
+
+def test_records_of_sibling_classes_on_one_base_are_never_equal() -> None:
+    child = AssetSelection.keys("a")
+
+    assert RootsAssetSelection(child=child) != SinksAssetSelection(child=child)
+    assert RootsAssetSelection(child=child) == child.roots()
+    assert AssetSelection.all() != () and AssetSelection.all() == AssetSelection.all()
+    assert AssetSelection.keys("a") == AssetSelection.from_string("a")  # query not compared
+    with pytest.raises(TypeError, match="by name"):
+        len(AssetSelection.groups("g"))  # type: ignore[arg-type]
+
+
+def test_a_run_event_round_trips_through_pickle() -> None:
+    event = RunEvent(
+        run_id="r1",
+        kind=EventKind.ASSET_MATERIALIZATION,
+        step_key="orders",
+        asset_key=AssetKey(["marts", "orders"]),
+        message="done",
+        data={"metadata": {"rows": 3}},
+    )
+
+    kept = pickle.loads(pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL))
+
+    assert kept == event and type(kept) is RunEvent
+    assert kept.asset_key is AssetKey(["marts", "orders"])  # interned again
+    assert kept.to_json() == event.to_json()
+    assert RunEvent(run_id="r", kind=EventKind.LOG).data == {}
+
+
 def test_a_record_refuses_a_mutable_default_and_defaults_before_fields() -> None:
     with pytest.raises(TypeError, match="mutable"):
 
@@ -203,6 +270,12 @@ def test_a_record_refuses_a_mutable_default_and_defaults_before_fields() -> None
         class Misordered:
             x: int = 0
             y: int
+
+    with pytest.raises(TypeError, match="subclass a record"):
+
+        @record
+        class Point3(Point):
+            z: int = 0
 
 
 def test_a_frozen_dict_reads_as_a_dict_and_refuses_changes() -> None:

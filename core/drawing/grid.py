@@ -17,7 +17,6 @@ import itertools
 from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from heapq import heappop, heappush
 from types import MappingProxyType
@@ -25,6 +24,7 @@ from typing import TypeAlias
 
 from flowdev.drawing.layout import Dummy, Layout
 from flowdev.keys import AssetKey
+from flowdev.records import field, record
 
 _N, _E, _S, _W = 1, 2, 4, 8
 _GLYPHS = {
@@ -34,7 +34,7 @@ _GLYPHS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GroupLabel:
     """A group's label, placed in a layer before a run of that group's assets."""
 
@@ -44,7 +44,7 @@ class GroupLabel:
 GridItem: TypeAlias = AssetKey | Dummy | GroupLabel
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Channel:
     """The lines between two adjacent layers of a `Grid`, drawn one row at a time.
 
@@ -106,7 +106,7 @@ class Channel:
         return "".join(_GLYPHS.get(cell, " ") for cell in bits)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Grid:
     """A layout placed on columns, with every link routed: what a drawing draws.
 
@@ -124,6 +124,8 @@ class Grid:
         out_ports: Each item's column where its links to the layer below leave, if any.
         channels: ``channels[i]`` holds the lines between layer ``i`` and ``i + 1``.
         width: The columns of the whole grid.
+        item_index: Each asset's index among its layer's items (derived from the rest,
+            so left out of equality).
     """
 
     layout: Layout
@@ -134,12 +136,12 @@ class Grid:
     out_ports: tuple[tuple[int | None, ...], ...]
     channels: tuple[Channel, ...]
     width: int
-    _index: Mapping[AssetKey, int] = field(repr=False, compare=False)
+    item_index: Mapping[AssetKey, int] = field(repr=False, compare=False)
 
     def place(self, key: AssetKey) -> tuple[int, int, int]:
         """``(layer, first column, width)`` of the asset ``key``."""
         layer = self.layout.positions[key][0]
-        index = self._index[key]
+        index = self.item_index[key]
         return layer, self.lefts[layer][index], self.widths[layer][index]
 
     def items_between(self, layer: int, start: int, end: int) -> range:
@@ -243,7 +245,7 @@ def build_grid(
         out_ports=tuple(map(tuple, out_ports)),
         channels=tuple(channels),
         width=total,
-        _index=MappingProxyType(
+        item_index=MappingProxyType(
             {key: index[layer][i] for key, (layer, i) in layout.positions.items()}
         ),
     )

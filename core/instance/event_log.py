@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from flowdev.events import EventKind, RunEvent
 from flowdev.instance.run_records import iso_utc
+from flowdev.records import record
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class EventRecord:
     """A stored event; ``event_id`` is its rowid, increasing across all runs."""
 
@@ -69,7 +69,7 @@ class AssetState(NamedTuple):
     in_progress_run_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class MaterializationRecord:
     """One materialization in an asset's history."""
 
@@ -83,7 +83,7 @@ class MaterializationRecord:
     metadata: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class CheckResultRecord:
     """The latest evaluation of one asset check."""
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from flowdev.records import field, record
 
 
 class RunStatus(StrEnum):
@@ -35,7 +36,7 @@ _ACTIVE = frozenset({RunStatus.QUEUED, RunStatus.STARTING, RunStatus.STARTED, Ru
 ACTIVE_STATUSES = tuple(sorted(_ACTIVE))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class RunRecord:
     """One run: what it materializes, where its worker is, how it ended."""
 

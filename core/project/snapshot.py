@@ -483,7 +483,7 @@ def _schedule_snapshots(defs: Definitions) -> list[ScheduleSnapshot]:
     return found
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SnapshotDiff:
     """What changed between two snapshots, asset by asset (each in the new topological
     order; removed ones in the old order). ``edited`` assets kept their key but not

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Self
 
 from flowdev.errors import ConfigError, close_matches, did_you_mean
+from flowdev.records import record
 from flowdev.resources.configurable import (
     Configurable,
     Resolution,
@@ -68,7 +68,7 @@ class Config(Configurable):
         return resolved
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunConfig:
     """Run config built from objects (Dagster's `RunConfig`).
 

@@ -20,10 +20,10 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Self, Union, get_args, get_origin
 
 from flowdev.errors import ConfigError, EnvVarError, close_matches, did_you_mean
+from flowdev.records import record
 from flowdev.resources.env import EnvVar, IntEnvVar
 
 MISSING: Any = object()  # "no default"; None is a real default
@@ -62,7 +62,7 @@ def _pydantic_default(value: Any) -> Any:
     return MISSING if type(value).__name__ == "PydanticUndefinedType" else value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Field:
     name: str
     annotation: Any

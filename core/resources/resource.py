@@ -11,11 +11,11 @@ import inspect
 import types
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Annotated, Any, Generic, Self, TypeVar, cast
 
 from flowdev.errors import ExecutionError, InvalidDefinitionError
+from flowdev.records import field, record
 from flowdev.resources.config import Config
 from flowdev.resources.configurable import MISSING, Configurable, describe_value
 from flowdev.resources.configurable import PrivateAttr as PrivateAttr
@@ -37,7 +37,7 @@ def default_logger() -> Any:
     return logging.getLogger("flowdev.resources")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class InitResourceContext:
     """What a resource gets when it is set up for a run (Dagster's `InitResourceContext`)."""
 

@@ -11,6 +11,13 @@ graph), and grow or shrink along edges with `upstream`, `downstream`, `roots` an
 One simplification: Dagster leaves external assets out of `all()`, groups, tags and
 upstream walks unless ``include_sources=True``; flowdev always includes them, so the
 graph the app draws and the set a query picks agree.
+
+Each selection class is a record (`flowdev.records`) on the plain base `AssetSelection`,
+which holds the constructors and operators. A record is a named tuple underneath, but
+equality stays by type: a record equals only a record of its own class, so
+``AllSelection()`` is not ``()`` and ``RootsAssetSelection(child=x)`` is not
+``SinksAssetSelection(child=x)``. Nor is a selection a sequence or ordered: ``len``,
+iteration, ``in``, ``+`` and ``<`` raise, as they did on dataclasses.
 """
 
 from __future__ import annotations
@@ -18,11 +25,11 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from flowdev.errors import SelectionError, UnknownAssetError
 from flowdev.keys import AssetKey, to_asset_key
+from flowdev.records import field, record
 from flowdev.selection.graph import AssetGraph
 
 
@@ -175,7 +182,7 @@ def _flatten(
 # -- leaves -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AllSelection(AssetSelection):
     """Every asset in the graph."""
 
@@ -183,7 +190,7 @@ class AllSelection(AssetSelection):
         return set(graph.keys)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class KeysAssetSelection(AssetSelection):
     """Exactly these keys; one that names no asset is an error, with close matches.
 
@@ -201,7 +208,7 @@ class KeysAssetSelection(AssetSelection):
         return set(self.selected_keys)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class KeyWildCardAssetSelection(AssetSelection):
     """The keys whose ``"a/b"`` form matches a pattern where ``*`` is any characters.
 
@@ -217,7 +224,7 @@ class KeyWildCardAssetSelection(AssetSelection):
         return {key for key in graph.keys if pattern.fullmatch(key.to_user_string())}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class GroupsAssetSelection(AssetSelection):
     """The assets in any of these groups; an unknown group selects nothing."""
 
@@ -228,7 +235,7 @@ class GroupsAssetSelection(AssetSelection):
         return {key for key, node in graph.nodes.items() if node.group_name in wanted}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class TagAssetSelection(AssetSelection):
     """The assets tagged ``key=value``, or tagged ``key`` with any value when None."""
 
@@ -241,7 +248,7 @@ class TagAssetSelection(AssetSelection):
         return {key for key, node in graph.nodes.items() if node.tags.get(self.key) == self.value}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class KindAssetSelection(AssetSelection):
     """The assets that list this kind."""
 
@@ -251,7 +258,7 @@ class KindAssetSelection(AssetSelection):
         return {key for key, node in graph.nodes.items() if self.kind_str in node.kinds}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class OwnerAssetSelection(AssetSelection):
     """The assets that list this owner."""
 
@@ -264,7 +271,7 @@ class OwnerAssetSelection(AssetSelection):
 # -- combinations -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class OrAssetSelection(AssetSelection):
     """The union of the operands."""
 
@@ -274,7 +281,7 @@ class OrAssetSelection(AssetSelection):
         return set().union(*(operand.resolve(graph) for operand in self.operands))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AndAssetSelection(AssetSelection):
     """The intersection of the operands."""
 
@@ -285,7 +292,7 @@ class AndAssetSelection(AssetSelection):
         return first.intersection(*rest)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SubtractAssetSelection(AssetSelection):
     """The assets of ``left`` that are not in ``right``."""
 
@@ -299,7 +306,7 @@ class SubtractAssetSelection(AssetSelection):
 # -- walks along edges --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class UpstreamAssetSelection(AssetSelection):
     """``child`` and its upstream, ``depth`` levels up (None: all)."""
 
@@ -313,7 +320,7 @@ class UpstreamAssetSelection(AssetSelection):
         return walked if self.include_self else walked - selected
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class DownstreamAssetSelection(AssetSelection):
     """``child`` and its downstream, ``depth`` levels down (None: all)."""
 
@@ -327,7 +334,7 @@ class DownstreamAssetSelection(AssetSelection):
         return walked if self.include_self else walked - selected
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class RootsAssetSelection(AssetSelection):
     """The assets of ``child`` with no parent inside ``child``."""
 
@@ -337,7 +344,7 @@ class RootsAssetSelection(AssetSelection):
         return graph.roots(self.child.resolve(graph))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SinksAssetSelection(AssetSelection):
     """The assets of ``child`` with no child inside ``child``."""
 

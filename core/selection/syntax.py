@@ -44,11 +44,11 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NoReturn
 
 from flowdev.errors import SelectionSyntaxError, close_matches
 from flowdev.keys import AssetKey
+from flowdev.records import record
 from flowdev.selection.algebra import (
     AllSelection,
     AssetSelection,
@@ -78,7 +78,7 @@ _STARTS_SELECTION = frozenset({"WORD", "QUOTED", "*", "+", "("})
 MAX_DEPTH = 100
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Token:
     kind: str
     text: str

@@ -36,3 +36,12 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="Run config: a JSON, YAML or TOML file.", exists=False),
 ]
 RunIdArgument = Annotated[str, typer.Argument(help="A run id (a unique prefix is enough).")]
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="How the run's steps execute: in_process, multiprocess[=N] (N at once) or "
+        "dask[=ADDRESS]. Default: the project's executor, else multiprocess.",
+        show_default=False,
+    ),
+]

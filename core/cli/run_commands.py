@@ -17,6 +17,7 @@ import typer
 from flowdev.cli.loading import find_storage, load, open_storage, select_keys
 from flowdev.cli.options import (
     ConfigOption,
+    ExecutorOption,
     FileOption,
     JsonOption,
     LoadTimeoutOption,
@@ -37,6 +38,7 @@ def materialize(
     load_timeout: LoadTimeoutOption = None,
     select: SelectOption = None,
     config: ConfigOption = None,
+    executor: ExecutorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Materialize the selected assets (all by default) in a worker, streaming its logs.
@@ -54,6 +56,10 @@ def materialize(
         )
     try:
         run_config = read_run_config(config)
+        if executor is not None:
+            from flowdev.runs.executors import executor_from_option
+
+            run_config = {**run_config, **executor_from_option(executor)}
         storage = open_storage(project)
     except FlowdevError as error:
         fail(error, as_json)

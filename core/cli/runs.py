@@ -102,7 +102,9 @@ class LivePrinter:
         event = line.event
         clock = time.strftime("%H:%M:%S", time.localtime(line.timestamp))
         if event is None:
-            self.console.print(f"[dim]{clock}   │[/] {escape(line.text)}")
+            # Several steps may print at once: each line says whose it is.
+            step = f"[dim]{escape(line.step_key)}:[/] " if line.step_key else ""
+            self.console.print(f"[dim]{clock}   │[/] {step}{escape(line.text)}")
             return
         kind = event.kind
         if kind is EventKind.ASSET_MATERIALIZATION:
@@ -120,7 +122,7 @@ class LivePrinter:
             self.console.print(f"[dim]{clock}[/] {mark} {escape(line.text)}")
         elif kind is EventKind.LOG:
             style = {"ERROR": "red", "WARNING": "yellow", "DEBUG": "dim"}.get(line.level, "")
-            text = escape(f"{event.step_key}: {line.text}")
+            text = escape(f"{event.step_key}: {line.text}" if event.step_key else line.text)
             self.console.print(
                 f"[dim]{clock}   │[/] [{style}]{text}[/]"
                 if style

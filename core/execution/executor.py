@@ -83,6 +83,10 @@ class Executor(ABC):
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config: Mapping[str, Any] = dict(config or {})
 
+    def describe(self) -> str:
+        """How this executor runs steps, in a few words, for the run's log."""
+        return f"the {type(self).__name__}"
+
     def check(self, plan: ExecutionPlan, defs: Definitions, run: RunSpec) -> None:
         """Refuse, before the run starts, a plan this executor cannot run.
 

@@ -18,6 +18,10 @@ from flowdev.execution.step_runner import StepRunner
 class InProcessExecutor(Executor):
     """Runs each step of a plan in turn, in this process."""
 
+    def describe(self) -> str:
+        """For the run's log."""
+        return "the in-process executor: one step at a time, in the worker"
+
     def execute(
         self,
         plan: ExecutionPlan,

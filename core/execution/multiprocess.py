@@ -60,6 +60,14 @@ class MultiprocessExecutor(Executor):
             return "spawn"
         return "fork"
 
+    def describe(self) -> str:
+        """For the run's log."""
+        how = "forked from the worker" if self.start_method == "fork" else "spawned"
+        return (
+            f"the multiprocess executor: up to {self.max_concurrent} at once, "
+            f"in step processes {how}"
+        )
+
     def check(self, plan: ExecutionPlan, defs: Definitions, run: RunSpec) -> None:
         """Refuse a plan whose values could not cross from one step process to another.
 

@@ -438,6 +438,8 @@ def _execute(
     writer.step_asset_keys = {
         step.key: [key.to_user_string() for key in step.asset_keys] for step in plan.steps
     }
+    steps = f"{len(plan.steps)} step{'s' if len(plan.steps) != 1 else ''}"
+    writer.emit(EventKind.LOG, f"executing {steps} with {executor.describe()}")
     control = RunControl(
         should_stop=writer.stop_requested,
         sleep=writer.canceled.wait,  # a retry's wait ends with a cancel

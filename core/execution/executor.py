@@ -12,9 +12,10 @@ and job execution. What the executor is given splits in two:
   cancel).
 
 An executor calls ``emit`` once per event, in order per step, from the thread that
-called `Executor.execute`. Cancellation is honoured between steps (``should_stop``) and
-during them (the worker's SIGTERM raises in the thread running a step; an executor with
-step processes forwards it to them).
+called `Executor.execute` (or hands several that arrived together to `emit_all`).
+Cancellation is honoured between steps (``should_stop``) and during them (the worker's
+SIGTERM raises in the thread running a step; an executor with step processes forwards
+it to them).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import importlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowdev.errors import ExecutionError
@@ -36,6 +37,19 @@ if TYPE_CHECKING:
     from flowdev.execution.plan import ExecutionPlan
 
 Emit = Callable[[RunEvent], None]
+
+
+def emit_all(emit: Emit, events: Sequence[RunEvent]) -> None:
+    """Emit ``events`` in order: in one go when ``emit`` can take several (a ``many``
+    method, as the worker's event writer has: one transaction for all of them)."""
+    if not events:
+        return
+    many = getattr(emit, "many", None)
+    if many is not None:
+        many(events)
+        return
+    for event in events:
+        emit(event)
 
 
 @record

@@ -22,10 +22,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import selectors
 import signal
 import time
 import warnings
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -34,7 +35,14 @@ from flowdev.defs.executors import default_max_concurrent
 from flowdev.errors import ExecutionError
 from flowdev.events import EventKind, RunEvent
 from flowdev.execution.environment import bound_resources
-from flowdev.execution.executor import Emit, ExecutionOutcome, Executor, RunControl, RunSpec
+from flowdev.execution.executor import (
+    Emit,
+    ExecutionOutcome,
+    Executor,
+    RunControl,
+    RunSpec,
+    emit_all,
+)
 from flowdev.execution.plan import ExecutionPlan, Step
 from flowdev.execution.scheduling import CANCELED, StepQueue, skip_event
 from flowdev.execution.step_process import CANCEL, serve
@@ -92,7 +100,7 @@ class MultiprocessExecutor(Executor):
             max_concurrent=self.max_concurrent,
             tag_limits=self.config.get("tag_concurrency_limits") or (),
         )
-        processes = _StepProcesses(run, emit, self.start_method, queue.max_concurrent)
+        processes = _StepProcesses(run, emit, self.start_method)
         canceled = False
         try:
             while not queue.done:
@@ -147,14 +155,17 @@ class _StepProcess:
 class _StepProcesses:
     """The run's step processes: started on demand, reused, stopped at the end."""
 
-    def __init__(self, run: RunSpec, emit: Emit, start_method: str, limit: int) -> None:
+    def __init__(self, run: RunSpec, emit: Emit, start_method: str) -> None:
         self.run = run
         self.emit = emit
         self.context: Any = multiprocessing.get_context(start_method)
-        self.limit = limit
         self.idle: list[_StepProcess] = []
         self.busy: dict[Connection, _StepProcess] = {}
         self.errors: dict[str, BaseException] = {}
+        self.arrived: list[RunEvent] = []  # relayed at the end of each wait, together
+        # Every process's pipe and sentinel, registered once: building a selector per
+        # wait (as `multiprocessing.connection.wait` does) costs more than a step.
+        self.selector = selectors.DefaultSelector()
 
     def start(self, step: Step) -> None:
         """Send ``step`` to an idle process, or to a new one."""
@@ -176,22 +187,37 @@ class _StepProcesses:
             warnings.simplefilter("ignore", DeprecationWarning)
             process.start()
         theirs.close()
-        return _StepProcess(process, ours)
+        worker = _StepProcess(process, ours)
+        self.selector.register(ours, selectors.EVENT_READ, worker)
+        self.selector.register(process.sentinel, selectors.EVENT_READ, worker)
+        return worker
 
     def wait(self, timeout: float) -> list[tuple[str, bool]]:
         """Relay the events that arrive within ``timeout``; return the steps that ended."""
         if not self.busy:
             return []
-        sentinels = {worker.process.sentinel: worker for worker in self.busy.values()}
         finished: list[tuple[str, bool]] = []
-        for ready in wait([*self.busy, *sentinels], timeout):
-            worker = sentinels.get(ready) if isinstance(ready, int) else self.busy.get(ready)  # type: ignore[call-overload]
-            if worker is None or worker.connection not in self.busy:
+        ready = {id(key.data): key.data for key, _ in self.selector.select(timeout)}
+        for worker in ready.values():
+            if worker.step is None:  # an idle process: readable only once it is gone
+                if not worker.process.is_alive():
+                    self._forget(worker)
+                    self.idle.remove(worker)
                 continue
             ended = self._drain(worker)
             if ended is not None:
                 finished.append(ended)
+        arrived, self.arrived = self.arrived, []
+        emit_all(self.emit, arrived)
         return finished
+
+    def _forget(self, worker: _StepProcess) -> None:
+        """Stop watching ``worker`` (gone, or being stopped) and close its pipe."""
+        for fileobj in (worker.connection, worker.process.sentinel):
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(fileobj)
+        worker.process.join()
+        worker.connection.close()
 
     def _drain(self, worker: _StepProcess) -> tuple[str, bool] | None:
         """Relay what ``worker`` sent; the step that ended, if it did."""
@@ -200,7 +226,7 @@ class _StepProcesses:
             while connection.poll():
                 message = connection.recv()
                 if message[0] == "event":
-                    self.emit(message[1])
+                    self.arrived.append(message[1])
                 elif message[0] == "done":
                     _, step_key, succeeded = message
                     del self.busy[connection]
@@ -221,13 +247,14 @@ class _StepProcesses:
     def _lost(self, worker: _StepProcess, reason: str) -> tuple[str, bool]:
         """Fail the step ``worker`` was running: its process is gone."""
         self.busy.pop(worker.connection, None)
-        worker.connection.close()
         step = worker.step
+        worker.step = None
+        self._forget(worker)
         assert step is not None
         error = ExecutionError(f"{step.key} failed: {reason}")
         self.errors[step.key] = error
         first_line, _, detail = reason.partition("\n")
-        self.emit(
+        self.arrived.append(
             RunEvent(
                 run_id=self.run.run_id,
                 kind=EventKind.STEP_FAILURE,
@@ -262,10 +289,10 @@ class _StepProcesses:
             worker.process.join(max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
                 worker.process.kill()
-                worker.process.join()
-            worker.connection.close()
+            self._forget(worker)
         self.idle.clear()
         self.busy.clear()
+        self.selector.close()
 
 
 def _ended(exitcode: int | None) -> str:
